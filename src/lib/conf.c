@@ -1,0 +1,298 @@
+/*
+ * The configuration parser.  The file belongs to the administrator but is
+ * still parsed as untrusted text: bounded lines, bounded values.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "conf.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
+#ifndef SPOOL_USER
+#define SPOOL_USER "inetmail"
+#endif
+
+#define CONF_LINEMAX	4096
+
+enum conf_type { C_STR, C_SIZE, C_TIME, C_NUM };
+
+#define OFF(f)	offsetof(struct conf, f)
+#define SZ(f)	sizeof(((struct conf *)0)->f)
+static const struct conf_key {
+	const char	*name;
+	enum conf_type	 type;
+	size_t		 off, size;
+} conf_keys[] = {
+	{ "hostname",		C_STR,	OFF(hostname),	SZ(hostname) },
+	{ "spool",		C_STR,	OFF(spool),	SZ(spool) },
+	{ "mailbox",		C_STR,	OFF(mailbox),	SZ(mailbox) },
+	{ "users",		C_STR,	OFF(users),	SZ(users) },
+	{ "local_host_names",	C_STR,	OFF(local_host_names), SZ(local_host_names) },
+	{ "relay_domains",	C_STR,	OFF(relay_domains), SZ(relay_domains) },
+	{ "aliases",		C_STR,	OFF(aliases),	SZ(aliases) },
+	{ "trigger",		C_STR,	OFF(trigger),	SZ(trigger) },
+	{ "spool_user",		C_STR,	OFF(spool_user), SZ(spool_user) },
+	{ "resolver",		C_STR,	OFF(resolver),	SZ(resolver) },
+	{ "log_file",		C_STR,	OFF(log_file),	SZ(log_file) },
+	{ "max_message_size",	C_SIZE,	OFF(max_message_size), 0 },
+	{ "max_recipients",	C_NUM,	OFF(max_recipients), 0 },
+	{ "command_timeout",	C_TIME,	OFF(command_timeout), 0 },
+	{ "data_timeout",	C_TIME,	OFF(data_timeout), 0 },
+	{ "max_errors",		C_NUM,	OFF(max_errors), 0 },
+	{ "max_junk_commands",	C_NUM,	OFF(max_junk), 0 },
+	{ "max_received",	C_NUM,	OFF(max_received), 0 },
+	{ NULL,			C_STR,	0,		0 }
+};
+
+void
+conf_defaults(struct conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (gethostname(c->hostname, sizeof(c->hostname) - 1) == -1)
+		strlcpy(c->hostname, "localhost", sizeof(c->hostname));
+	strlcpy(c->spool, LOCALSTATEDIR "/spool/inetmail", sizeof(c->spool));
+	strlcpy(c->mailbox, "mbox:/var/mail/%u", sizeof(c->mailbox));
+	strlcpy(c->users, "system", sizeof(c->users));
+	strlcpy(c->local_host_names, SYSCONFDIR "/mail/local-host-names",
+	    sizeof(c->local_host_names));
+	strlcpy(c->relay_domains, SYSCONFDIR "/mail/relay-domains",
+	    sizeof(c->relay_domains));
+	strlcpy(c->aliases, SYSCONFDIR "/mail/aliases", sizeof(c->aliases));
+	strlcpy(c->spool_user, SPOOL_USER, sizeof(c->spool_user));
+	strlcpy(c->log_file, "syslog", sizeof(c->log_file));
+	c->max_message_size = 50LL * 1024 * 1024;
+	c->max_recipients = 1000;	/* RFC 5321 4.5.3.1.8: at least 100 */
+	c->command_timeout = 300;	/* RFC 5321 4.5.3.2.7: at least 5 minutes */
+	c->data_timeout = 600;		/* RFC 5321 4.5.3.2.8: 10 minutes */
+	c->max_errors = 10;
+	c->max_junk = 100;
+	c->max_received = 100;		/* RFC 5321 6.3: loop detection */
+}
+
+static int
+conf_number(const char *s, long long *out, const char **end)
+{
+	char		*e;
+	long long	 v;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &e, 10);
+	if (errno != 0 || v < 0)
+		return -1;
+	*out = v;
+	*end = e;
+	return 0;
+}
+
+static int
+conf_scale(long long v, long long mul, long long *out)
+{
+	if (v > LLONG_MAX / mul)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+int
+conf_parse_size(const char *s, long long *out)
+{
+	const char	*e;
+	long long	 v, mul = 1;
+
+	if (conf_number(s, &v, &e) == -1)
+		return -1;
+	switch (tolower((unsigned char)*e)) {
+	case '\0':			break;
+	case 'k': mul = 1024;		e++; break;
+	case 'm': mul = 1024 * 1024;	e++; break;
+	case 'g': mul = 1024 * 1024 * 1024; e++; break;
+	default: return -1;
+	}
+	if (*e != '\0')
+		return -1;
+	return conf_scale(v, mul, out);
+}
+
+int
+conf_parse_time(const char *s, long long *out)
+{
+	const char	*e;
+	long long	 v, mul = 1;
+
+	if (conf_number(s, &v, &e) == -1)
+		return -1;
+	switch (*e) {
+	case '\0':			break;
+	case 's': mul = 1;		e++; break;
+	case 'm': mul = 60;		e++; break;
+	case 'h': mul = 3600;		e++; break;
+	case 'd': mul = 86400;		e++; break;
+	case 'w': mul = 7 * 86400;	e++; break;
+	default: return -1;
+	}
+	if (*e != '\0')
+		return -1;
+	return conf_scale(v, mul, out);
+}
+
+int
+conf_parse_line(struct conf *c, const char *line, size_t len,
+    const char **errstr)
+{
+	const struct conf_key	*k;
+	char			 key[64], val[CONF_PATHMAX];
+	size_t			 i = 0, kl = 0, vl = 0;
+	long long		*num;
+
+	while (i < len && isspace((unsigned char)line[i]))
+		i++;
+	if (i == len || line[i] == '#')
+		return 0;
+	while (i < len && !isspace((unsigned char)line[i])) {
+		if (kl + 1 >= sizeof(key)) {
+			*errstr = "unknown key";
+			return -1;
+		}
+		key[kl++] = line[i++];
+	}
+	key[kl] = '\0';
+	while (i < len && isspace((unsigned char)line[i]))
+		i++;
+	while (len > i && isspace((unsigned char)line[len - 1]))
+		len--;
+	for (; i < len; i++) {
+		if (line[i] == '\0' || vl + 1 >= sizeof(val)) {
+			*errstr = line[i] == '\0' ? "NUL byte in value" :
+			    "value too long";
+			return -1;
+		}
+		val[vl++] = line[i];
+	}
+	val[vl] = '\0';
+	for (k = conf_keys; k->name != NULL; k++)
+		if (strcmp(k->name, key) == 0)
+			break;
+	if (k->name == NULL) {
+		*errstr = "unknown key";
+		return -1;
+	}
+	if (vl == 0 && k->type != C_STR) {
+		*errstr = "missing value";
+		return -1;
+	}
+	num = (long long *)(void *)((char *)c + k->off);
+	switch (k->type) {
+	case C_STR:
+		if (vl >= k->size) {
+			*errstr = "value too long";
+			return -1;
+		}
+		memcpy((char *)c + k->off, val, vl + 1);
+		if (strcmp(key, "hostname") == 0 && val[0] == '\0') {
+			*errstr = "hostname must not be empty";
+			return -1;
+		}
+		return 0;
+	case C_SIZE:
+		if (conf_parse_size(val, num) == -1) {
+			*errstr = "bad size (a number, optionally with k, m or g)";
+			return -1;
+		}
+		return 0;
+	case C_TIME:
+		if (conf_parse_time(val, num) == -1) {
+			*errstr = "bad time (a number, optionally with s, m, h, d or w)";
+			return -1;
+		}
+		return 0;
+	case C_NUM:
+		if (conf_parse_size(val, num) == -1 || !isdigit(
+		    (unsigned char)val[vl - 1])) {
+			*errstr = "bad number";
+			return -1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+int
+conf_load(struct conf *c, const char *path, int must_exist, char *err,
+    size_t errlen)
+{
+	FILE		*fp;
+	char		 line[CONF_LINEMAX + 2];
+	const char	*errstr;
+	size_t		 len;
+	int		 lineno = 0, r = 0, c1;
+
+	if ((fp = fopen(path, "re")) == NULL) {
+		if (errno == ENOENT && !must_exist)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		len = strlen(line);
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		else if (!feof(fp)) {
+			snprintf(err, errlen, "%s:%d: line too long", path,
+			    lineno);
+			while ((c1 = getc(fp)) != EOF && c1 != '\n')
+				;
+			r = -1;
+			break;
+		}
+		if (conf_parse_line(c, line, len, &errstr) == -1) {
+			snprintf(err, errlen, "%s:%d: %s", path, lineno, errstr);
+			r = -1;
+			break;
+		}
+	}
+	if (r == 0 && ferror(fp)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		r = -1;
+	}
+	fclose(fp);
+	return r;
+}
+
+void
+conf_finish(struct conf *c)
+{
+	if (c->trigger[0] == '\0') {
+		strlcpy(c->trigger, c->spool, sizeof(c->trigger));
+		strlcat(c->trigger, "/trigger", sizeof(c->trigger));
+	}
+	else if (strcmp(c->trigger, "none") == 0)
+		c->trigger[0] = '\0';
+	if (strcmp(c->resolver, "system") == 0)
+		c->resolver[0] = '\0';
+}
+
+int
+conf_read(struct conf *c, const char *path, char *err, size_t errlen)
+{
+	conf_defaults(c);
+	if (conf_load(c, path != NULL ? path : SYSCONFDIR "/inetmail.conf",
+	    path != NULL, err, errlen) == -1)
+		return -1;
+	conf_finish(c);
+	return 0;
+}

@@ -1,0 +1,62 @@
+/*
+ * inetmail.conf: "key value" lines, '#' comments.  Unknown keys and bad
+ * values are errors that name the file and the line.
+ */
+#ifndef CONF_H
+#define CONF_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#define CONF_PATHMAX	1024
+#define CONF_NAMEMAX	256
+
+struct conf {
+	char	 hostname[CONF_NAMEMAX];
+	char	 spool[CONF_PATHMAX];
+	char	 mailbox[CONF_PATHMAX];		/* mbox:/var/mail/%u or maildir:~/Maildir */
+	char	 users[CONF_PATHMAX];		/* system, or passwd-file:PATH */
+	char	 local_host_names[CONF_PATHMAX];
+	char	 relay_domains[CONF_PATHMAX];
+	char	 aliases[CONF_PATHMAX];
+	char	 trigger[CONF_PATHMAX];		/* "" when none; default SPOOL/trigger */
+	char	 spool_user[CONF_NAMEMAX];
+	char	 resolver[CONF_NAMEMAX];	/* "" for the system's */
+	char	 log_file[CONF_PATHMAX];	/* "syslog" or a path */
+	long long max_message_size;		/* octets; 0: no limit */
+	long long max_recipients;
+	long long command_timeout;		/* seconds */
+	long long data_timeout;
+	long long max_errors;			/* bad commands in a row */
+	long long max_junk;			/* commands without progress */
+	long long max_received;			/* Received: headers: a mail loop */
+};
+
+/* Fills in the built-in defaults (hostname from gethostname()). */
+void	conf_defaults(struct conf *);
+/*
+ * Applies one line (without its end) of a config file.  Returns 0 (also for
+ * blank and comment lines) or -1 with *errstr saying what is wrong.
+ */
+int	conf_parse_line(struct conf *, const char *line, size_t len,
+	    const char **errstr);
+/*
+ * Reads a whole file over the defaults.  Returns 0, or -1 with a message
+ * "FILE:LINE: what" (or "FILE: why") in err.  A missing file is an error
+ * only if must_exist.
+ */
+int	conf_load(struct conf *, const char *path, int must_exist,
+	    char *err, size_t errlen);
+/* Derives what follows from other keys: the trigger path from the spool. */
+void	conf_finish(struct conf *);
+/*
+ * Defaults, then path (or SYSCONFDIR/inetmail.conf, which may be missing,
+ * when path is NULL), then conf_finish().  Returns 0 or -1 as conf_load().
+ */
+int	conf_read(struct conf *, const char *path, char *err, size_t errlen);
+/* Parses "10", "10k", "5m", "1g" (octets).  Returns 0 or -1. */
+int	conf_parse_size(const char *, long long *);
+/* Parses "30", "30s", "5m", "16h", "5d", "1w" into seconds.  Returns 0 or -1. */
+int	conf_parse_time(const char *, long long *);
+
+#endif
