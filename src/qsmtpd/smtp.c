@@ -43,7 +43,7 @@ static const struct smtp_cmd {
 	{ "EHLO",	S_ANY,			1, smtp_ehlo },
 	{ "MAIL",	S_HELO,			1, smtp_mail },
 	{ "RCPT",	S_MAIL | S_RCPT,	1, smtp_rcpt },
-	{ "DATA",	S_MAIL | S_RCPT,	1, smtp_data },
+	{ "DATA",	S_RCPT,			1, smtp_data },
 	{ "BDAT",	S_ANY,			1, smtp_bdat },
 	{ "RSET",	S_ANY,			0, smtp_rset },
 	{ "NOOP",	S_ANY,			0, smtp_noop },
@@ -584,6 +584,8 @@ smtp_dispatch(struct smtp_session *s, char *line)
 			smtp_reply(s, "503 5.5.1 Polite people say HELO first");
 		else if (c->fn == smtp_mail)
 			smtp_reply(s, "503 5.5.1 Sender already specified");
+		else if (c->fn == smtp_data && s->state == S_HELO)
+			smtp_reply(s, "503 5.5.1 Need MAIL before DATA");
 		else if (c->fn == smtp_data && s->rcpt_tried)
 			smtp_reply(s, "554 5.5.1 No valid recipients");
 		else if (c->fn == smtp_data)

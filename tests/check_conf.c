@@ -1,0 +1,102 @@
+/* Unit tests for src/lib/conf.c */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_util.h"
+#include "conf.h"
+
+START_TEST(conf_lines)
+{
+	struct conf	 c;
+	const char	*e;
+
+	conf_defaults(&c);
+	ck_assert_int_eq(conf_parse_line(&c, "", 0, &e), 0);
+	ck_assert_int_eq(conf_parse_line(&c, "  # comment", 11, &e), 0);
+	ck_assert_int_eq(conf_parse_line(&c, "hostname  mx.example.org  ", 26,
+	    &e), 0);
+	ck_assert_str_eq(c.hostname, "mx.example.org");
+	ck_assert_int_eq(conf_parse_line(&c, "max_message_size 10m", 20, &e), 0);
+	ck_assert_int_eq(c.max_message_size, 10 * 1024 * 1024);
+	ck_assert_int_eq(conf_parse_line(&c, "command_timeout 5m", 18, &e), 0);
+	ck_assert_int_eq(c.command_timeout, 300);
+	ck_assert_int_eq(conf_parse_line(&c, "max_recipients 7", 16, &e), 0);
+	ck_assert_int_eq(c.max_recipients, 7);
+	ck_assert_int_eq(conf_parse_line(&c, "max_recipients 7k", 17, &e), -1);
+	ck_assert_int_eq(conf_parse_line(&c, "max_recipients -1", 17, &e), -1);
+	ck_assert_int_eq(conf_parse_line(&c, "max_message_size 99999999999999g",
+	    32, &e), -1);				/* overflow */
+	ck_assert_int_eq(conf_parse_line(&c, "command_timeout 5x", 18, &e), -1);
+	ck_assert_int_eq(conf_parse_line(&c, "nosuchkey 1", 11, &e), -1);
+	ck_assert_str_eq(e, "unknown key");
+	ck_assert_int_eq(conf_parse_line(&c, "max_errors", 10, &e), -1);
+	ck_assert_str_eq(e, "missing value");
+	ck_assert_int_eq(conf_parse_line(&c, "spool /a\0b", 10, &e), -1);
+}
+END_TEST
+
+START_TEST(conf_file_errors)
+{
+	struct conf	c;
+	char		path[] = "/tmp/check_confXXXXXX", err[2048];
+	FILE		*fp;
+	int		fd;
+
+	fd = mkstemp(path);
+	ck_assert_int_ne(fd, -1);
+	fp = fdopen(fd, "w");
+	fprintf(fp, "# test\nspool /tmp/x\n\nmax_recipients lots\n");
+	fclose(fp);
+	ck_assert_int_eq(conf_read(&c, path, err, sizeof(err)), -1);
+	ck_assert_str_eq(err + strlen(path), ":4: bad number");
+	ck_assert_int_eq(strncmp(err, path, strlen(path)), 0);
+	fp = fopen(path, "w");
+	fprintf(fp, "spool /tmp/x\n");
+	fclose(fp);
+	ck_assert_int_eq(conf_read(&c, path, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.trigger, "/tmp/x/trigger");	/* follows spool */
+	fp = fopen(path, "w");
+	fprintf(fp, "trigger none\nresolver 127.0.0.1:5353\n");
+	fclose(fp);
+	ck_assert_int_eq(conf_read(&c, path, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.trigger, "");
+	ck_assert_str_eq(c.resolver, "127.0.0.1:5353");
+	unlink(path);
+	ck_assert_int_eq(conf_read(&c, path, err, sizeof(err)), -1);	/* -C */
+}
+END_TEST
+
+START_TEST(conf_units)
+{
+	long long	v;
+
+	ck_assert_int_eq(conf_parse_time("16h", &v), 0);
+	ck_assert_int_eq(v, 16 * 3600);
+	ck_assert_int_eq(conf_parse_time("5d", &v), 0);
+	ck_assert_int_eq(v, 5 * 86400);
+	ck_assert_int_eq(conf_parse_time("1w", &v), 0);
+	ck_assert_int_eq(v, 7 * 86400);
+	ck_assert_int_eq(conf_parse_time("", &v), -1);
+	ck_assert_int_eq(conf_parse_size("1g", &v), 0);
+	ck_assert_int_eq(v, 1024LL * 1024 * 1024);
+	ck_assert_int_eq(conf_parse_size("12kb", &v), -1);
+}
+END_TEST
+
+static Suite *
+conf_suite(void)
+{
+	Suite	*s = suite_create("conf");
+	TCase	*tc = tcase_create("core");
+
+	tcase_add_test(tc, conf_lines);
+	tcase_add_test(tc, conf_file_errors);
+	tcase_add_test(tc, conf_units);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(conf_suite)
