@@ -1,0 +1,99 @@
+#!/bin/sh
+# Builds inetmail, installs it under ./_demo and runs it live on loopback:
+# qsmtpd under a private openbsd-inetd on 127.0.0.1:2525, a demo user
+# samt (password mypassword), and mail sent to it the way the classic
+# guide does.  `sh contrib/demo.sh stop` stops the demo's inetd.
+# Run as root on Debian from the top of the source tree.
+set -e
+top=$(cd "$(dirname "$0")/.." && pwd)
+demo=$top/_demo
+port=${DEMO_SMTP_PORT:-2525}
+
+stop() {
+	if [ -f "$demo/inetd.pid" ]; then
+		kill "$(cat "$demo/inetd.pid")" 2>/dev/null || true
+		rm -f "$demo/inetd.pid"
+	fi
+}
+if [ "$1" = stop ]; then
+	stop
+	exit 0
+fi
+[ "$(id -u)" = 0 ] || { echo "demo.sh: run as root (it creates users and starts inetd)" >&2; exit 1; }
+cd "$top"
+sh contrib/deps.sh
+id samt >/dev/null 2>&1 || useradd -m -s /bin/sh samt
+echo 'samt:mypassword' | chpasswd
+
+echo "== building into $demo"
+[ -f Makefile ] && make distclean >/dev/null 2>&1 || true
+[ -x configure ] || autoreconf -fi
+mkdir -p _build/demo
+(cd _build/demo && ../../configure -q --prefix="$demo" \
+    --sysconfdir="$demo/etc" --localstatedir="$demo/var" &&
+    make -j"$(nproc)" >/dev/null && make install >/dev/null)
+
+stop
+mkdir -p "$demo/etc/mail" "$demo/var/spool"
+chown inetmail "$demo/var/spool"
+: > "$demo/etc/mail/relay-domains"
+echo localhost.localdomain > "$demo/etc/mail/local-host-names"
+printf '# aliases\npostmaster: samt\n' > "$demo/etc/mail/aliases"
+cat > "$demo/etc/inetmail.conf" <<CONF
+hostname demo.example.com
+log_file $demo/var/maillog
+trigger none
+CONF
+cat > "$demo/inetd.conf" <<CONF
+127.0.0.1:$port stream tcp nowait.1000000 root $demo/sbin/qsmtpd qsmtpd
+CONF
+/usr/sbin/inetd -d -R 1000000 "$demo/inetd.conf" >"$demo/inetd.log" 2>&1 &
+echo $! > "$demo/inetd.pid"
+i=0
+while ! python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null; do
+	i=$((i + 1)); [ $i -lt 50 ] || { echo "inetd did not start" >&2; exit 1; }
+	sleep 0.1
+done
+
+echo "== the guide's session, typed to qsmtpd on 127.0.0.1:$port"
+python3 - "$port" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+f = s.makefile("rb")
+def reply():
+    while True:
+        l = f.readline().decode().rstrip("\r\n")
+        print("S: " + l)
+        if l[3:4] != "-":
+            return l
+reply()
+for line in ["helo localhost", "mail from: samt@localhost",
+             "rcpt to: samt@localhost", "data",
+             "Subject: This is my subject line\r\n\r\nI continue writing until "
+             "I'm out of interesting things to say\r\n.", "quit"]:
+    for l in line.split("\r\n"):
+        print("C: " + l)
+    s.sendall((line + "\r\n").encode())
+    reply()
+PY
+
+if command -v swaks >/dev/null; then
+	echo "== swaks, with PIPELINING"
+	swaks --server 127.0.0.1 --port "$port" --from alice@example.org \
+	    --to samt@localhost --pipeline --header 'Subject: from swaks' \
+	    --body 'Sent by swaks.' | sed -n '/^<-  250 2.0.0/p'
+fi
+
+echo "== the spool ($demo/var/spool/inetmail/queue)"
+ls -l "$demo/var/spool/inetmail/queue"
+f=$(ls "$demo/var/spool/inetmail/queue" | head -1)
+echo "-- $f:"
+cat "$demo/var/spool/inetmail/queue/$f"
+echo "== the log ($demo/var/maillog)"
+cat "$demo/var/maillog"
+cat <<TXT
+
+qsmtpd is live on 127.0.0.1:$port under inetd (pid $(cat "$demo/inetd.pid")).
+Try it by hand: telnet 127.0.0.1 $port
+Stop it:        sh contrib/demo.sh stop
+TXT
