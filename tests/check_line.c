@@ -33,11 +33,12 @@ done(void)
 
 START_TEST(line_basic)
 {
-	struct buf	b;
-	int		fl;
+	static const char data[] = "helo x\r\nmail\nbare\rcr\r\nnul\0z\r\nlast";
+	struct buf		b;
+	int			fl;
 
 	buf_init(&b, 1024);
-	feed("helo x\r\nmail\nbare\rcr\r\nnul\0z\r\nlast", 36, 100, 5);
+	feed(data, sizeof(data) - 1, 100, 5);
 	close(wfd);
 	wfd = -1;
 	ck_assert_int_eq(line_read(&in, &b, &fl), LINE_OK);
