@@ -220,7 +220,7 @@ def prepare_spool(inst):
     subdirectories writable by the spool user (when root)."""
     os.makedirs(inst.spool, exist_ok=True)
     subdirs = [os.path.join(inst.spool, d)
-               for d in ("tmp", "queue", "state", "bad")]
+               for d in ("tmp", "queue", "state", "bad", "lock")]
     for d in subdirs:
         os.makedirs(d, exist_ok=True)
     if IS_ROOT:
@@ -342,16 +342,18 @@ class PipeConn:
                 pass
 
 
-def start_qsmtpd_pipes(inst, remote_ip=None, env=None):
+def start_qsmtpd_pipes(inst, remote_ip=None, env=None, prefix=()):
     """qsmtpd with pipes (not a socket) on stdin/stdout; with remote_ip it
-    takes TCPREMOTEIP, as under tcpserver.  Returns (Popen, Client)."""
+    takes TCPREMOTEIP, as under tcpserver.  prefix: argv words to run it
+    under (a wrapper that execs it).  Returns (Popen, Client)."""
     e = dict(os.environ if env is None else env)
     e.pop("TCPREMOTEIP", None)
     if remote_ip is not None:
         e["TCPREMOTEIP"] = remote_ip
-    p = subprocess.Popen([QSMTPD, "-C", inst.conf], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                         close_fds=True, env=e, start_new_session=True)
+    p = subprocess.Popen(list(prefix) + [QSMTPD, "-C", inst.conf],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, close_fds=True, env=e,
+                         start_new_session=True)
     return p, Client(PipeConn(p.stdin, p.stdout))
 
 
@@ -366,7 +368,7 @@ def parse_queue_file(data):
     env = []
     for line in head.split(b"\n"):
         k, _, v = line.partition(b" ")
-        if not re.match(rb"^[a-z-]+$", k):
+        if not re.match(rb"^[a-z][a-z0-9-]*$", k):
             raise ValueError("bad envelope line %r" % line)
         env.append((k.decode(), v.decode("utf-8", "replace")))
     keys = [k for k, _ in env]
@@ -392,3 +394,15 @@ def dot_stuff(msg):
     """Dot-stuffs a CRLF message for DATA (RFC 5321 4.5.2)."""
     out = re.sub(rb"(^|\r\n)\.", rb"\1..", msg)
     return out
+
+
+def start_qsmtpd_session(inst, env=None):
+    """Like Instance.start_qsmtpd (a socketpair, as inetd would), but in a
+    process group of its own, so kill_group() reaches anything it forks.
+    Returns (Popen, socket)."""
+    a, b = socket.socketpair()
+    p = subprocess.Popen([QSMTPD, "-C", inst.conf], stdin=b, stdout=b,
+                         stderr=subprocess.DEVNULL, close_fds=True,
+                         env=env, start_new_session=True)
+    b.close()
+    return p, a

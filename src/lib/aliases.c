@@ -122,7 +122,7 @@ aliases_slurp(const char *path, size_t max, char **buf, size_t *len)
 }
 
 int
-aliases_exists(const char *path, const char *name)
+aliases_lookup(const char *path, const char *name, char **value)
 {
 	struct alias_entry	 e;
 	const char		*errstr;
@@ -130,17 +130,33 @@ aliases_exists(const char *path, const char *name)
 	size_t			 len, off = 0, nl = strlen(name);
 	int			 lineno = 1, r, found = 0;
 
+	if (value != NULL)
+		*value = NULL;
 	if (path[0] == '\0')
 		return 0;
 	if (aliases_slurp(path, ALIASES_FILEMAX, &buf, &len) == -1)
 		return errno == ENOENT ? 0 : -1;
 	while ((r = aliases_next(buf, len, &off, &lineno, &e, &errstr)) != 0) {
-		if (r == 1 && e.namelen == nl &&
-		    strncasecmp(e.name, name, nl) == 0) {
-			found = 1;
-			break;
+		if (r != 1 || e.namelen != nl ||
+		    strncasecmp(e.name, name, nl) != 0)
+			continue;
+		found = 1;
+		if (value != NULL) {
+			if ((*value = malloc(e.valuelen + 1)) == NULL)
+				found = -1;
+			else {
+				memcpy(*value, e.value, e.valuelen);
+				(*value)[e.valuelen] = '\0';
+			}
 		}
+		break;
 	}
 	free(buf);
 	return found;
+}
+
+int
+aliases_exists(const char *path, const char *name)
+{
+	return aliases_lookup(path, name, NULL);
 }

@@ -30,6 +30,12 @@ int	aliases_next(const char *buf, size_t len, size_t *off, int *lineno,
  * 1 if present, 0 if not (or the file does not exist), -1 if unreadable.
  */
 int	aliases_exists(const char *path, const char *name);
+/*
+ * Looks name up (case-insensitively) and copies its value (malloc'd,
+ * NUL-terminated) to *value.  Returns 1 if found, 0 if not, -1 if the
+ * file cannot be read.
+ */
+int	aliases_lookup(const char *path, const char *name, char **value);
 /* Reads a whole file of at most max bytes into a malloc'd buffer. */
 int	aliases_slurp(const char *path, size_t max, char **buf, size_t *len);
 

@@ -53,6 +53,14 @@ static const struct conf_key {
 	{ "max_errors",		C_NUM,	OFF(max_errors), 0 },
 	{ "max_junk_commands",	C_NUM,	OFF(max_junk), 0 },
 	{ "max_received",	C_NUM,	OFF(max_received), 0 },
+	{ "default_user",	C_STR,	OFF(default_user), SZ(default_user) },
+	{ "queuewarn",		C_TIME,	OFF(queuewarn),	0 },
+	{ "queuereturn",	C_TIME,	OFF(queuereturn), 0 },
+	{ "retry_min",		C_TIME,	OFF(retry_min),	0 },
+	{ "retry_max",		C_TIME,	OFF(retry_max),	0 },
+	{ "max_deliveries",	C_NUM,	OFF(max_deliveries), 0 },
+	{ "program_timeout",	C_TIME,	OFF(program_timeout), 0 },
+	{ "lock_timeout",	C_TIME,	OFF(lock_timeout), 0 },
 	{ NULL,			C_STR,	0,		0 }
 };
 
@@ -79,6 +87,14 @@ conf_defaults(struct conf *c)
 	c->max_errors = 10;
 	c->max_junk = 100;
 	c->max_received = 100;		/* RFC 5321 6.3: loop detection */
+	strlcpy(c->default_user, "nobody", sizeof(c->default_user));
+	c->queuewarn = 4 * 3600;	/* sendmail's confTO_QUEUEWARN */
+	c->queuereturn = 5 * 86400;	/* sendmail's confTO_QUEUERETURN */
+	c->retry_min = 5 * 60;
+	c->retry_max = 4 * 3600;
+	c->max_deliveries = 4;
+	c->program_timeout = 600;
+	c->lock_timeout = 60;
 }
 
 static int

@@ -30,6 +30,14 @@ struct conf {
 	long long max_errors;			/* bad commands in a row */
 	long long max_junk;			/* commands without progress */
 	long long max_received;			/* Received: headers: a mail loop */
+	/* delivery (qrun) */
+	char	 default_user[CONF_NAMEMAX];	/* runs root-owned aliases' programs */
+	long long queuewarn;			/* a delay warning after this */
+	long long queuereturn;			/* a bounce after this */
+	long long retry_min, retry_max;		/* back-off between attempts */
+	long long max_deliveries;		/* qruns delivering at once */
+	long long program_timeout;		/* |program deliveries */
+	long long lock_timeout;			/* waiting for a mailbox lock */
 };
 
 /* Fills in the built-in defaults (hostname from gethostname()). */

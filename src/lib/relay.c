@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "aliases.h"
+#include "conf.h"
 #include "relay.h"
 
 int
@@ -122,4 +123,15 @@ relay_file_match(const char *path, int what, const char *s)
 	r = relay_list_match(buf, len, what, s);
 	free(buf);
 	return r;
+}
+
+int
+relay_local_domain(const struct conf *c, const char *domain)
+{
+	if (strcasecmp(domain, c->hostname) == 0 ||
+	    strcasecmp(domain, "localhost") == 0 ||
+	    strcmp(domain, "[127.0.0.1]") == 0 ||
+	    strcasecmp(domain, "[IPv6:::1]") == 0)
+		return 1;
+	return relay_file_match(c->local_host_names, RELAY_EXACT, domain);
 }

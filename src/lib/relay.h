@@ -30,4 +30,12 @@ int	relay_list_match(const char *buf, size_t len, int what, const char *s);
  */
 int	relay_file_match(const char *path, int what, const char *s);
 
+struct conf;
+/*
+ * Is domain one of ours: hostname, localhost, [127.0.0.1], [IPv6:::1], or
+ * listed in local-host-names?  Returns 1, 0, or -1 if that file is
+ * unreadable.
+ */
+int	relay_local_domain(const struct conf *, const char *domain);
+
 #endif

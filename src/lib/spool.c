@@ -19,7 +19,8 @@
 #define SPOOL_WBUF	65536
 #define SPOOL_HDRMAX	(16 * 1024 * 1024)	/* envelope header ceiling */
 
-static const char *const spool_dirs[] = { "tmp", "queue", "state", "bad" };
+static const char *const spool_dirs[] = { "tmp", "queue", "state", "bad",
+    "lock" };
 
 int
 spool_layout(const char *dir)
@@ -180,6 +181,7 @@ spool_msg_env(struct spool_msg *m, const struct spool_env *e)
 	    spool_field(&b, "body", e->body, 0) == -1 ||
 	    spool_field(&b, "envid", e->envid, 0) == -1 ||
 	    spool_field(&b, "ret", e->ret, 0) == -1 ||
+	    spool_field(&b, "notice", e->notice, 0) == -1 ||
 	    (e->smtputf8 && buf_puts(&b, "smtputf8\n") == -1))
 		goto out;
 	for (i = 0; i < e->nrcpt; i++)

@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "addr.h"
@@ -42,6 +43,7 @@ struct spool_env {
 	char	 body[16];		/* 7BIT or 8BITMIME, "" if not given */
 	char	 envid[101];		/* RFC 3461 ENVID */
 	char	 ret[8];		/* FULL, HDRS or "" */
+	char	 notice[16];		/* "", bounce, double-bounce, warning */
 	int	 smtputf8;
 	size_t	 nrcpt;
 	struct spool_rcpt *rcpts;	/* nrcpt entries */
@@ -95,5 +97,12 @@ void	spool_env_free(struct spool_env *);
 int	spool_escape(const char *in, struct buf *out);
 /* Undoes spool_escape() into out.  Returns the length or -1. */
 int	spool_unescape(const char *in, size_t len, char *out, size_t outlen);
+
+struct conf;
+/*
+ * Prints the queue in sendmail's mailq layout (or "Mail queue is empty").
+ * Returns the number of entries (spool_list.c).
+ */
+int	spool_list(const struct conf *, FILE *);
 
 #endif

@@ -78,6 +78,7 @@ spool_env_line(struct spool_env *e, const char *k, size_t kl, const char *v,
 	if (KEY("body"))	return VAL(e->body);
 	if (KEY("envid"))	return VAL(e->envid);
 	if (KEY("ret"))		return VAL(e->ret);
+	if (KEY("notice"))	return VAL(e->notice);
 	if (KEY("smtputf8")) {
 		e->smtputf8 = 1;
 		return 0;

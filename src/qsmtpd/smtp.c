@@ -312,19 +312,6 @@ smtp_mail(struct smtp_session *s, char *arg)
 	return 0;
 }
 
-/* Our own names: hostname, localhost, local-host-names. */
-static int
-smtp_local_domain(struct smtp_session *s, const char *domain)
-{
-	if (strcasecmp(domain, s->conf->hostname) == 0 ||
-	    strcasecmp(domain, "localhost") == 0 ||
-	    strcmp(domain, "[127.0.0.1]") == 0 ||
-	    strcasecmp(domain, "[IPv6:::1]") == 0)
-		return 1;
-	return relay_file_match(s->conf->local_host_names, RELAY_EXACT,
-	    domain);
-}
-
 /* An alias or a user, as given or in lower case.  Returns 1, 0 or -1. */
 static int
 smtp_user_known(struct smtp_session *s, const char *name)
@@ -433,7 +420,7 @@ smtp_rcpt_check(struct smtp_session *s, struct addr *a, const char *echo)
 	if (a->domain[0] == '\0')
 		strlcpy(a->domain, s->conf->hostname, sizeof(a->domain));
 	(void)addr_format(a, to, sizeof(to));
-	if ((r = smtp_local_domain(s, a->domain)) == 1) {
+	if ((r = relay_local_domain(s->conf, a->domain)) == 1) {
 		if ((r = smtp_local_user(s, a->local)) == 1)
 			return 0;
 		if (r == -1) {

@@ -12,6 +12,7 @@ import email
 import email.policy
 import os
 import re
+import shutil
 import smtplib
 import socket
 import subprocess
@@ -220,28 +221,6 @@ def eight_bit_message():
     return body
 
 
-def test_smtplib_sendmail(ctx):
-    msg = eight_bit_message()
-    s = smtp_client(ctx, "smtplib.example")
-    try:
-        s.ehlo()
-        rcpts = ["samt@localhost", "alice@localhost", "staff@localhost",
-                 "Postmaster@localhost", "bob@remote.example",
-                 "nosuchuser@localhost", "samt+lists@localhost"]
-        refused = s.sendmail("zoe@example.com", rcpts, msg,
-                             mail_options=["BODY=8BITMIME"],
-                             rcpt_options=["NOTIFY=SUCCESS,FAILURE"])
-        eq(refused, {"nosuchuser@localhost": (
-            550, b"5.1.1 <nosuchuser@localhost>... User unknown")},
-            "refused recipients")
-        qid = re.match(r"2\.0\.0 (%s) Message accepted" % T.QID_RE,
-                       s.noop and s.ehlo_resp and "" or "")  # placeholder
-    except AttributeError:
-        qid = None
-    finally:
-        s.quit()
-
-
 def sendmail_qid(s, sender, rcpts, msg, mail_options=(), rcpt_options=()):
     """smtplib.SMTP.sendmail that also returns the queue ID from the reply
     to the end of data (sendmail() itself throws it away)."""
@@ -358,6 +337,15 @@ def test_pipelined_data(ctx):
                  extra_env=[("body", "7BIT")])
 
 
+def require_tool_soft(name, ctx):
+    path = shutil.which(name)
+    if path is None:
+        print("  (%s not installed: part skipped)" % name)
+        ctx.skipped.append(name)
+    return path
+
+
+
 # --- (c) swaks --------------------------------------------------------------
 
 def new_queue_files(ctx, before):
@@ -382,7 +370,7 @@ def tool_qid(out, what):
 
 
 def test_swaks_data(ctx):
-    swaks = T.require_tool_soft("swaks", ctx)
+    swaks = require_tool_soft("swaks", ctx)
     if swaks is None:
         return
     # no '%' (swaks expands %TOKENS%), no final newline (swaks adds CRLF)
@@ -406,7 +394,7 @@ def test_swaks_data(ctx):
 
 
 def test_swaks_attach(ctx):
-    swaks = T.require_tool_soft("swaks", ctx)
+    swaks = require_tool_soft("swaks", ctx)
     if swaks is None:
         return
     blob = bytes(range(256)) * 64 + b"\r\n.\r\n" + os.urandom(3000)
@@ -459,7 +447,7 @@ def swaks_sent_data(out):
 # --- (d) curl ---------------------------------------------------------------
 
 def test_curl(ctx):
-    curl = T.require_tool_soft("curl", ctx)
+    curl = require_tool_soft("curl", ctx)
     if curl is None:
         return
     msg = (b"From: curl@example.com\r\nTo: samt@localhost\r\n"
@@ -599,17 +587,6 @@ def test_bdat_bare_cr_at_end(ctx):
 
 
 # ---------------------------------------------------------------------------
-
-def require_tool_soft(name, ctx):
-    import shutil
-    path = shutil.which(name)
-    if path is None:
-        print("  (%s not installed: part skipped)" % name)
-        ctx.skipped.append(name)
-    return path
-
-
-T.require_tool_soft = getattr(T, "require_tool_soft", require_tool_soft)
 
 TESTS = [
     ("(a) guide session, line at a time", test_guide_lines),

@@ -1,0 +1,599 @@
+/*
+ * Local delivery: resolving addresses through aliases, .forward files and
+ * user+detail, and delivering to mailboxes, files and programs in a child
+ * that runs with the owner's privileges (never root).  Alias and .forward
+ * text belongs to the administrator and users; the message to the peer.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aliases.h"
+#include "compat.h"
+#include "expand.h"
+#include "log.h"
+#include "qrun.h"
+#include "relay.h"
+#include "users.h"
+
+#define DELIVER_DEPTH	20		/* alias and .forward nesting */
+#define DELIVER_FILEMAX	(1024 * 1024)	/* a .forward or :include: file */
+#define DELIVER_STALE	300		/* a foreign dotlock older than this */
+
+static void
+deliver_fail(struct target *t, const char *err)
+{
+	t->status = T_FAILED;
+	strlcpy(t->error, err, sizeof(t->error));
+}
+
+/* Privileges for files and programs named by a file: its owner, never root. */
+static void
+deliver_file_owner(struct qrun *qr, const struct stat *st, char *out,
+    size_t len)
+{
+	if (st->st_uid != 0)
+		snprintf(out, len, "#%ld:%ld", (long)st->st_uid,
+		    (long)st->st_gid);
+	else
+		strlcpy(out, qr->conf->default_user, len);
+}
+
+/* Finds who owner names: "#uid:gid", a user of the users source, or a system user. */
+static int
+deliver_who(struct qrun *qr, const char *owner, struct user *u)
+{
+	struct passwd	*pw;
+	long		 uid, gid;
+	char		*e;
+
+	memset(u, 0, sizeof(*u));
+	if (owner[0] == '#') {
+		uid = strtol(owner + 1, &e, 10);
+		if (*e != ':' || uid < 0)
+			return -1;
+		gid = strtol(e + 1, &e, 10);
+		if (*e != '\0' || gid < 0)
+			return -1;
+		u->uid = (uid_t)uid;
+		u->gid = (gid_t)gid;
+		strlcpy(u->name, owner, sizeof(u->name));
+		strlcpy(u->home, "/", sizeof(u->home));
+		if ((pw = getpwuid(u->uid)) != NULL) {
+			strlcpy(u->name, pw->pw_name, sizeof(u->name));
+			strlcpy(u->home, pw->pw_dir, sizeof(u->home));
+		}
+		return 0;
+	}
+	if (users_lookup(qr->conf->users, owner, u) == 1)
+		return 0;
+	if ((pw = getpwnam(owner)) == NULL)
+		return -1;
+	strlcpy(u->name, pw->pw_name, sizeof(u->name));
+	strlcpy(u->home, pw->pw_dir, sizeof(u->home));
+	u->uid = pw->pw_uid;
+	u->gid = pw->pw_gid;
+	return 0;
+}
+
+/* Looks a local name up as given, then in lower case. */
+static int
+deliver_user(struct qrun *qr, const char *name, struct user *u)
+{
+	char	lower[ADDR_LOCALMAX + 1];
+	size_t	i;
+	int	r;
+
+	if ((r = users_lookup(qr->conf->users, name, u)) != 0)
+		return r;
+	for (i = 0; name[i] != '\0' && i < sizeof(lower) - 1; i++)
+		lower[i] = (char)tolower((unsigned char)name[i]);
+	lower[i] = '\0';
+	return strcmp(lower, name) == 0 ? 0 :
+	    users_lookup(qr->conf->users, lower, u);
+}
+
+/* Adds a mailbox target for user name under parent. */
+static void
+deliver_add_mbox(struct qrun *qr, struct qmsg *m, size_t parent,
+    const char *name, const char *addr)
+{
+	struct user	u;
+	int		c, r;
+
+	r = deliver_user(qr, name, &u);
+	c = state_add(&m->st, K_MBOX, (int)parent, m->st.t[parent].rcpt, addr,
+	    r == 1 ? u.name : "");
+	if (c != -1 && r != 1)
+		deliver_fail(&m->st.t[c], r == 0 ? "5.1.1 User unknown" :
+		    "4.3.0 Cannot look the user up");
+	if (c != -1 && r == -1) {
+		m->st.t[c].status = T_PENDING;	/* try again later */
+		m->st.t[c].kind = K_ADDR;
+	}
+}
+
+/* Reads a .forward or :include: file that its owner alone can change. */
+static char *
+deliver_readfile(const char *path, struct stat *st, uid_t want, int any)
+{
+	char	*buf;
+	size_t	 len;
+
+	if (lstat(path, st) == -1 || !S_ISREG(st->st_mode) ||
+	    (st->st_mode & 022) != 0 ||
+	    (!any && st->st_uid != want && st->st_uid != 0))
+		return NULL;
+	if (aliases_slurp(path, DELIVER_FILEMAX, &buf, &len) == -1)
+		return NULL;
+	return buf;
+}
+
+static int deliver_expand(struct qrun *, struct qmsg *, size_t, const char *,
+    const char *, const char *, int);
+
+/* Adds the targets that one item of an alias or .forward names. */
+static void
+deliver_item(struct qrun *qr, struct qmsg *m, size_t i, enum expand_kind k,
+    const char *item, const char *owner, const char *self, int depth)
+{
+	struct stat	 st;
+	char		 addr[STATE_ADDRMAX], inc_owner[64], *text;
+	int		 rcpt = m->st.t[i].rcpt;
+
+	switch (k) {
+	case E_PROG:
+		(void)state_add(&m->st, K_PROG, (int)i, rcpt, item + 1, owner);
+		return;
+	case E_FILE:
+		(void)state_add(&m->st, K_FILE, (int)i, rcpt, item, owner);
+		return;
+	case E_NOFORWARD:
+		snprintf(addr, sizeof(addr), "%s@%s", item + 1,
+		    qr->conf->hostname);
+		deliver_add_mbox(qr, m, i, item + 1, addr);
+		return;
+	case E_INCLUDE:
+		item += 9;
+		while (*item == ' ')
+			item++;
+		if ((text = deliver_readfile(item, &st, 0, 1)) == NULL) {
+			log_warn("%s: cannot use :include:%s", m->id,
+			    log_safe(item));
+			return;
+		}
+		deliver_file_owner(qr, &st, inc_owner, sizeof(inc_owner));
+		(void)deliver_expand(qr, m, i, text, inc_owner, self, depth + 1);
+		free(text);
+		return;
+	case E_ADDR:
+		break;
+	}
+	if (self != NULL && strcasecmp(item, self) == 0) {
+		/* "samt: samt, ..." or a .forward naming its owner */
+		snprintf(addr, sizeof(addr), "%s@%s", item, qr->conf->hostname);
+		deliver_add_mbox(qr, m, i, item, addr);
+		return;
+	}
+	if (strchr(item, '@') == NULL)
+		snprintf(addr, sizeof(addr), "%s@%s", item, qr->conf->hostname);
+	else
+		strlcpy(addr, item, sizeof(addr));
+	(void)state_add(&m->st, K_ADDR, (int)i, rcpt, addr, "");
+}
+
+/* Expands text into targets under i.  Returns 0, or -1 if it named none. */
+static int
+deliver_expand(struct qrun *qr, struct qmsg *m, size_t i, const char *text,
+    const char *owner, const char *self, int depth)
+{
+	enum expand_kind	 k;
+	char			 item[STATE_ADDRMAX];
+	size_t			 off = 0, len = strlen(text), before = m->st.n;
+	int			 r;
+
+	if (depth > 5)
+		return -1;
+	while ((r = expand_next(text, len, &off, item, sizeof(item), &k)) != 0)
+		if (r == 1)
+			deliver_item(qr, m, i, k, item, owner, self, depth);
+	return m->st.n > before ? 0 : -1;
+}
+
+/* Is addr already among the ancestors of i (an alias loop)? */
+static int
+deliver_loop(struct qmsg *m, size_t i, int *depth)
+{
+	const char	*addr = m->st.t[i].addr;
+	int		 p = m->st.t[i].parent;
+
+	*depth = 0;
+	for (; p >= 0; p = m->st.t[p].parent) {
+		if (++*depth > DELIVER_DEPTH)
+			return 1;
+		if (m->st.t[p].kind == K_ADDR && strcasecmp(m->st.t[p].addr,
+		    addr) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Tries the aliases file; returns 1 if it expanded i, 0 if no alias, -1 on error. */
+static int
+deliver_alias(struct qrun *qr, struct qmsg *m, size_t i, const char *name)
+{
+	struct stat	 st;
+	char		*value, owner[64];
+	int		 r;
+
+	if ((r = aliases_lookup(qr->conf->aliases, name, &value)) != 1)
+		return r;
+	if (stat(qr->conf->aliases, &st) == -1) {
+		free(value);
+		return -1;
+	}
+	deliver_file_owner(qr, &st, owner, sizeof(owner));
+	m->st.t[i].status = T_EXPANDED;
+	if (deliver_expand(qr, m, i, value, owner, name, 0) == -1)
+		deliver_fail(&m->st.t[i], "5.1.1 Alias expands to nothing");
+	free(value);
+	return 1;
+}
+
+/* Tries ~/.forward; returns 1 if it expanded i, else 0. */
+static int
+deliver_forward(struct qrun *qr, struct qmsg *m, size_t i, struct user *u)
+{
+	struct stat	 st;
+	char		 path[1100], *text;
+
+	if (snprintf(path, sizeof(path), "%s/.forward", u->home) >=
+	    (int)sizeof(path) || u->home[0] != '/')
+		return 0;
+	if ((text = deliver_readfile(path, &st, u->uid, 0)) == NULL)
+		return 0;
+	m->st.t[i].status = T_EXPANDED;
+	if (deliver_expand(qr, m, i, text, u->name, u->name, 0) == -1) {
+		m->st.t[i].status = T_PENDING;	/* empty: the mailbox */
+		free(text);
+		return 0;
+	}
+	free(text);
+	return 1;
+}
+
+void
+deliver_resolve(struct qrun *qr, struct qmsg *m, size_t i, int depth)
+{
+	struct user	 u;
+	char		 addr[STATE_ADDRMAX], name[ADDR_LOCALMAX + 1], *at, *plus;
+	const char	*domain;
+	size_t		 k;
+	int		 r;
+
+	(void)depth;
+	strlcpy(addr, m->st.t[i].addr, sizeof(addr));
+	at = strrchr(addr, '@');
+	domain = at ? at + 1 : qr->conf->hostname;
+	if (at != NULL)
+		*at = '\0';
+	if ((r = relay_local_domain(qr->conf, domain)) == 0) {
+		m->st.t[i].kind = K_REMOTE;
+		return;
+	}
+	if (r == -1 || addr_unquote(addr, name, sizeof(name)) == -1) {
+		if (r == -1)
+			strlcpy(m->st.t[i].error, "4.3.0 cannot read "
+			    "local-host-names", sizeof(m->st.t[i].error));
+		else
+			deliver_fail(&m->st.t[i], "5.1.3 Bad address");
+		return;
+	}
+	if (deliver_loop(m, i, &r)) {
+		deliver_fail(&m->st.t[i], r > DELIVER_DEPTH ?
+		    "5.4.6 Alias nesting too deep" : "5.4.6 Alias loop");
+		return;
+	}
+	for (k = 0; name[k] != '\0'; k++)
+		name[k] = (char)tolower((unsigned char)name[k]);
+	if ((r = deliver_alias(qr, m, i, name)) == 0 &&
+	    (plus = strchr(name, '+')) != NULL && plus != name) {
+		*plus = '\0';
+		r = deliver_alias(qr, m, i, name);
+	}
+	if (r != 0) {
+		if (r == -1)
+			strlcpy(m->st.t[i].error, "4.3.0 cannot read the "
+			    "aliases file", sizeof(m->st.t[i].error));
+		return;
+	}
+	if (strcmp(name, "postmaster") == 0)
+		strlcpy(name, "root", sizeof(name));	/* RFC 5321 4.5.1 */
+	if ((plus = strchr(name, '+')) != NULL && plus != name)
+		*plus = '\0';
+	if ((r = deliver_user(qr, name, &u)) != 1) {
+		if (r == 0)
+			deliver_fail(&m->st.t[i], "5.1.1 User unknown");
+		else
+			strlcpy(m->st.t[i].error, "4.3.0 cannot look the user "
+			    "up", sizeof(m->st.t[i].error));
+		return;
+	}
+	if (deliver_forward(qr, m, i, &u))
+		return;
+	m->st.t[i].kind = K_MBOX;
+	strlcpy(m->st.t[i].owner, u.name, sizeof(m->st.t[i].owner));
+}
+
+/* The mailbox path of the mailbox key: %u user, %h home, %% and ~/. */
+static int
+deliver_mailbox_path(struct qrun *qr, const struct user *u, char *out,
+    size_t len)
+{
+	const char	*p = qr->conf->mailbox;
+	size_t		 o = 0;
+	int		 n;
+
+	if (strncmp(p, "mbox:", 5) != 0)
+		return -1;		/* only mbox for now */
+	p += 5;
+	if (p[0] == '~' && p[1] == '/') {
+		n = snprintf(out, len, "%s", u->home);
+		if (n < 0 || (size_t)n >= len)
+			return -1;
+		o = (size_t)n;
+		p++;
+	}
+	for (; *p != '\0'; p++) {
+		const char *s = NULL;
+		char one[2] = { *p, '\0' };
+
+		if (*p == '%' && p[1] == 'u')
+			s = u->name;
+		else if (*p == '%' && p[1] == 'h')
+			s = u->home;
+		else if (*p == '%' && p[1] == '%')
+			s = "%";
+		if (s != NULL)
+			p++;
+		else
+			s = one;
+		if (strchr(s, '/') != NULL && p[-1] == 'u')
+			return -1;	/* a user name never names a directory */
+		n = snprintf(out + o, len - o, "%s", s);
+		if (n < 0 || (size_t)n >= len - o)
+			return -1;
+		o += (size_t)n;
+	}
+	return 0;
+}
+
+/* Becomes the owner in the delivery child; extra: one more group, or -1. */
+static int
+deliver_become(struct qrun *qr, struct user *u, gid_t extra)
+{
+	gid_t	groups[2];
+	int	n = 1;
+
+	if (geteuid() != 0)
+		return 0;		/* a private instance: the caller */
+	if (u->uid == 0 && deliver_who(qr, qr->conf->default_user, u) == -1)
+		return -1;
+	if (u->uid == 0)
+		return -1;		/* never root */
+	groups[0] = u->gid;
+	if (extra != (gid_t)-1 && extra != u->gid)
+		groups[n++] = extra;
+	if (setgroups((size_t)n, groups) == -1 ||
+	    setresgid(u->gid, u->gid, u->gid) == -1 ||
+	    setresuid(u->uid, u->uid, u->uid) == -1 || setuid(0) != -1)
+		return -1;
+	return 0;
+}
+
+/* Runs a |program with the message on stdin; in the delivery child. */
+static enum mbox_result
+deliver_prog(struct qrun *qr, struct qmsg *m, struct target *t,
+    struct user *u, const char *headers, char *err, size_t errlen)
+{
+	char		 buf[65536], out[512], env[8][1200];
+	char		*envp[9];
+	const char	*rcpt = m->env.rcpts[t->rcpt].addr, *at;
+	int		 in[2], outp[2], status, i, n;
+	size_t		 got = 0;
+	off_t		 off = (off_t)m->hdrlen;
+	ssize_t		 r;
+	pid_t		 pid;
+	time_t		 deadline = time(NULL) + qr->conf->program_timeout;
+	struct pollfd	 pfd;
+
+	at = strrchr(rcpt, '@');
+	snprintf(env[0], sizeof(env[0]), "SENDER=%s", m->env.sender);
+	snprintf(env[1], sizeof(env[1]), "RECIPIENT=%s", rcpt);
+	snprintf(env[2], sizeof(env[2]), "USER=%s", u->name);
+	snprintf(env[3], sizeof(env[3]), "HOME=%s", u->home);
+	snprintf(env[4], sizeof(env[4]), "LOCAL=%.*s", at ? (int)(at - rcpt) :
+	    (int)strlen(rcpt), rcpt);
+	snprintf(env[5], sizeof(env[5]), "DOMAIN=%s", at ? at + 1 : "");
+	snprintf(env[6], sizeof(env[6]), "PATH=/usr/bin:/bin");
+	snprintf(env[7], sizeof(env[7]), "SHELL=/bin/sh");
+	for (i = 0; i < 8; i++)
+		envp[i] = env[i];
+	envp[8] = NULL;
+	if (pipe(in) == -1 || pipe(outp) == -1) {
+		snprintf(err, errlen, "4.3.0 pipe: %s", strerror(errno));
+		return MBOX_TEMP;
+	}
+	if ((pid = fork()) == -1) {
+		snprintf(err, errlen, "4.3.0 fork: %s", strerror(errno));
+		return MBOX_TEMP;
+	}
+	if (pid == 0) {
+		(void)setsid();
+		dup2(in[0], 0);
+		dup2(outp[1], 1);
+		dup2(outp[1], 2);
+		close(in[1]);
+		close(outp[0]);
+		if (chdir(u->home) == -1)
+			(void)chdir("/");
+		execle("/bin/sh", "sh", "-c", t->addr, (char *)NULL, envp);
+		_exit(127);
+	}
+	close(in[0]);
+	close(outp[1]);
+	signal(SIGPIPE, SIG_IGN);
+	n = snprintf(buf, sizeof(buf), "%s", headers);
+	if (write(in[1], buf, (size_t)n) == n)
+		while ((r = pread(m->fd, buf, sizeof(buf), off)) > 0 &&
+		    write(in[1], buf, (size_t)r) == r)
+			off += r;
+	close(in[1]);
+	pfd.fd = outp[0];
+	pfd.events = POLLIN;
+	for (;;) {
+		if (time(NULL) >= deadline || poll(&pfd, 1, 1000 *
+		    (int)(deadline - time(NULL))) <= 0) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			snprintf(err, errlen, "4.4.1 program timed out after "
+			    "%llds", (long long)qr->conf->program_timeout);
+			return MBOX_TEMP;
+		}
+		if ((r = read(outp[0], buf, sizeof(buf))) <= 0)
+			break;
+		for (i = 0; i < r && got < sizeof(out) - 1; i++)
+			out[got++] = buf[i] >= ' ' && buf[i] <= '~' ? buf[i] :
+			    ' ';
+	}
+	out[got] = '\0';
+	close(outp[0]);
+	waitpid(pid, &status, 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return MBOX_OK;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 75) {
+		snprintf(err, errlen, "4.3.0 program asked to try again: %s",
+		    out);
+		return MBOX_TEMP;
+	}
+	snprintf(err, errlen, "5.3.0 program %s %d: %s", WIFEXITED(status) ?
+	    "exited with status" : "killed by signal", WIFEXITED(status) ?
+	    WEXITSTATUS(status) : WTERMSIG(status), out);
+	return MBOX_PERM;
+}
+
+/* The delivery child's work; returns the result for the parent. */
+static enum mbox_result
+deliver_child(struct qrun *qr, struct qmsg *m, struct target *t,
+    char *err, size_t errlen)
+{
+	struct mbox_msg	 msg;
+	struct user	 u;
+	struct stat	 st;
+	char		 path[1100], headers[ADDR_MAX + 64], dir[1100], *slash;
+	gid_t		 extra = (gid_t)-1;
+	int		 flags = MBOX_F_CREATE;
+
+	if (deliver_who(qr, t->owner, &u) == -1) {
+		snprintf(err, errlen, "4.3.0 cannot find user %s", t->owner);
+		return MBOX_TEMP;
+	}
+	msg.fd = m->fd;
+	msg.off = (off_t)m->hdrlen;
+	msg.sender = m->env.sender;
+	msg.group = (gid_t)-1;
+	snprintf(headers, sizeof(headers), "Return-Path: <%s>\n",
+	    m->env.sender);
+	msg.headers = headers;
+	if (t->kind == K_MBOX) {
+		if (deliver_mailbox_path(qr, &u, path, sizeof(path)) == -1) {
+			snprintf(err, errlen, "4.3.0 bad mailbox setting");
+			return MBOX_TEMP;
+		}
+		flags |= MBOX_F_OWNED;
+		strlcpy(dir, path, sizeof(dir));
+		if ((slash = strrchr(dir, '/')) != NULL)
+			*slash = '\0';
+		/* /var/mail root:mail 2775: create mailboxes group mail, 0660 */
+		if (stat(dir, &st) == 0 && (st.st_mode & 022) == 020 &&
+		    st.st_gid != u.gid)
+			msg.group = extra = st.st_gid;
+	} else
+		strlcpy(path, t->addr, sizeof(path));
+	if (deliver_become(qr, &u, extra) == -1) {
+		snprintf(err, errlen, "4.3.0 cannot become %s", u.name);
+		return MBOX_TEMP;
+	}
+	if (t->kind == K_PROG) {
+		char from[ADDR_MAX + 128];
+		time_t now = time(NULL);
+
+		snprintf(from, sizeof(from), "From %s %s%s", m->env.sender[0] ?
+		    m->env.sender : "MAILER-DAEMON", ctime(&now), headers);
+		return deliver_prog(qr, m, t, &u, from, err, errlen);
+	}
+	return mbox_append(path, &msg, flags, (int)qr->conf->lock_timeout,
+	    DELIVER_STALE, err, errlen);
+}
+
+enum mbox_result
+deliver_local(struct qrun *qr, struct qmsg *m, size_t i, char *err,
+    size_t errlen)
+{
+	enum mbox_result r;
+	char		 buf[600];
+	int		 p[2], status;
+	ssize_t		 n;
+	size_t		 got = 0;
+	pid_t		 pid;
+
+	if (pipe(p) == -1 || (pid = fork()) == -1) {
+		snprintf(err, errlen, "4.3.0 cannot start delivery: %s",
+		    strerror(errno));
+		return MBOX_TEMP;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		buf[0] = (char)deliver_child(qr, m, &m->st.t[i], buf + 1,
+		    sizeof(buf) - 1);
+		(void)!write(p[1], buf, 1 + strlen(buf + 1));
+		_exit(0);
+	}
+	close(p[1]);
+	while (got < sizeof(buf) - 1 && (n = read(p[0], buf + got,
+	    sizeof(buf) - 1 - got)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			break;
+		got += (size_t)n;
+	}
+	close(p[0]);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	buf[got] = '\0';
+	if (got == 0 || buf[0] < MBOX_OK || buf[0] > MBOX_PERM) {
+		snprintf(err, errlen, "4.3.0 delivery process died");
+		return MBOX_TEMP;
+	}
+	r = (enum mbox_result)buf[0];
+	if (r == MBOX_TEMP && strncmp(buf + 1, "4.", 2) != 0)
+		snprintf(err, errlen, "4.2.0 %s", buf + 1);
+	else
+		strlcpy(err, buf + 1, errlen);
+	return r;
+}

@@ -1,0 +1,142 @@
+/*
+ * qrun: the queue runner.  From cron, a full run; from inetd on the
+ * trigger socket (-t), delivery of the queue IDs a submitter sends, with
+ * progress lines streamed back.  Runs as root and gives each delivery its
+ * owner's privileges; not started as root, runs entirely as the caller.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <err.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "conf.h"
+#include "log.h"
+#include "qrun.h"
+
+#define QRUN_TRIGGER_IDS	1000	/* IDs one trigger connection may send */
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: qrun [-ltv] [-C file] [-I id] [-R rcpt] "
+	    "[-S sender]\n");
+	exit(EX_USAGE);
+}
+
+/* -t: reads queue IDs (one a line) from the socket on stdin, then delivers. */
+static int
+qrun_trigger(struct qrun *qr)
+{
+	char		 buf[QRUN_TRIGGER_IDS * (QID_LEN + 1)], id[QID_LEN + 1];
+	struct pollfd	 pfd = { STDIN_FILENO, POLLIN, 0 };
+	size_t		 len = 0, i, start;
+	ssize_t		 n;
+	int		 r = 0;
+
+	while (len < sizeof(buf) && poll(&pfd, 1, 5000) == 1) {
+		if ((n = read(STDIN_FILENO, buf + len, sizeof(buf) - len)) <= 0)
+			break;
+		len += (size_t)n;
+		if (memchr(buf, '.', len) != NULL)
+			break;		/* "." ends the list early */
+	}
+	qr->progress = STDOUT_FILENO;
+	if (qrun_slot(qr, 60) == -1) {
+		qrun_say(qr, "all %lld delivery slots busy: the message waits "
+		    "for the next queue run", qr->conf->max_deliveries);
+		return 0;
+	}
+	for (start = 0, i = 0; i < len; i++) {
+		if (buf[i] != '\n')
+			continue;
+		if (i - start == QID_LEN) {
+			memcpy(id, buf + start, QID_LEN);
+			id[QID_LEN] = '\0';
+			if (qid_valid(id) && qrun_message(qr, id) == -1)
+				r = -1;
+		}
+		start = i + 1;
+	}
+	return r;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct conf	 conf;
+	struct qrun	 qr;
+	const char	*cfile = NULL, *only_id = NULL;
+	char		 err[1200];
+	int		 ch, trigger = 0, list = 0, r;
+
+	memset(&qr, 0, sizeof(qr));
+	qr.progress = qr.slotfd = -1;
+	while ((ch = getopt(argc, argv, "C:I:R:S:ltv")) != -1) {
+		switch (ch) {
+		case 'C':
+			cfile = optarg;
+			break;
+		case 'I':
+			only_id = optarg;
+			qr.force = 1;
+			break;
+		case 'R':
+			qr.only_rcpt = optarg;
+			qr.force = 1;
+			break;
+		case 'S':
+			qr.only_sender = optarg;
+			qr.force = 1;
+			break;
+		case 'l':
+			list = 1;
+			break;
+		case 't':
+			trigger = 1;
+			qr.force = 1;
+			break;
+		case 'v':
+			qr.verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	signal(SIGPIPE, SIG_IGN);
+	umask(007);
+	if (conf_read(&conf, cfile, err, sizeof(err)) == -1) {
+		log_init("qrun", NULL, 0);
+		log_err("%s", err);
+		errx(EX_CONFIG, "%s", err);
+	}
+	qr.conf = &conf;
+	log_init("qrun", conf.log_file, trigger ? 0 : qr.verbose);
+	tzset();
+	if (list)
+		return spool_list(&conf, stdout) == -1 ? EX_IOERR : EX_OK;
+	if (trigger)
+		return qrun_trigger(&qr) == -1 ? EX_TEMPFAIL : EX_OK;
+	if (qrun_slot(&qr, 600) == -1)
+		errx(EX_TEMPFAIL, "no delivery slot free (max_deliveries %lld)",
+		    conf.max_deliveries);
+	if (only_id != NULL) {
+		if (!qid_valid(only_id))
+			errx(EX_USAGE, "%s: not a queue ID", only_id);
+		r = qrun_message(&qr, only_id);
+	} else
+		r = qrun_all(&qr);
+	return r == -1 ? EX_TEMPFAIL : EX_OK;
+}
