@@ -35,6 +35,24 @@ START_TEST(conf_lines)
 	ck_assert_int_eq(conf_parse_line(&c, "max_errors", 10, &e), -1);
 	ck_assert_str_eq(e, "missing value");
 	ck_assert_int_eq(conf_parse_line(&c, "spool /a\0b", 10, &e), -1);
+	ck_assert_int_eq(conf_parse_line(&c, "spool var/spool", 15, &e), -1);
+	ck_assert_str_eq(e, "must be an absolute path");
+	ck_assert_int_eq(conf_parse_line(&c, "resolver 127.0.0.1:99999", 24,
+	    &e), -1);
+	ck_assert_int_eq(conf_parse_line(&c, "resolver ns.example.net", 23,
+	    &e), -1);
+	ck_assert_int_eq(conf_parse_line(&c, "resolver 127.0.0.1:5353", 23,
+	    &e), 0);
+	ck_assert_int_eq(conf_parse_line(&c, "users ldap", 10, &e), -1);
+	ck_assert_int_eq(conf_parse_line(&c, "users passwd-file:/etc/x", 24,
+	    &e), 0);
+	ck_assert_int_eq(conf_parse_line(&c, "mailbox /var/mail/%u", 20, &e),
+	    -1);
+	ck_assert_int_eq(conf_parse_line(&c, "max_errors 0", 12, &e), -1);
+	ck_assert_str_eq(e, "value out of range");
+	ck_assert_int_eq(conf_parse_line(&c, "command_timeout 30d", 19, &e),
+	    -1);
+	ck_assert_int_eq(conf_parse_line(&c, "hostname", 8, &e), -1);
 }
 END_TEST
 

@@ -100,7 +100,7 @@ class GuideSession(SmtpTest):
                          + qid + r"\n\tfor <samt@localhost>; ")
         self.assertRegex(self.inst.log_text(),
                          qid + r": from=<samt@localhost>, size=\d+, nrcpts=1, "
-                         r"proto=SMTP, relay=\[localhost\]")
+                         r"proto=SMTP, relay=localhost\n")
         if IS_ROOT:
             import pwd
             st = os.stat(os.path.join(self.inst.spool, "queue", qid))
@@ -238,6 +238,8 @@ class BadInput(SmtpTest):
               ("RCPT TO:<samt+folder@localhost>",
                "250 2.1.5 <samt+folder@localhost>... Recipient ok"),
               ("RCPT TO:<SAMT@LOCALHOST>", "452 4.5.3 Too many recipients"),
+              ("RCPT TO:<alice@localhost> NOTIFY=SOMETIMES",
+               "555 5.5.4 Unsupported parameter"),
               ("RSET", "250 2.0.0 Reset state")]),
             ([("HELO", "501 5.5.4 HELO requires domain address"),
               ("VRFY samt", "252 2.5.2 Cannot VRFY user; try RCPT to attempt delivery"),
@@ -407,7 +409,7 @@ class RelayFromOutside(SmtpTest):
                       "to meet you", r)
         self.assertIn("550 5.7.1 <victim@elsewhere.example>... Relaying denied", r)
         self.assertIn("250 2.1.5 <samt@mail.example.com>... Recipient ok", r)
-        self.assertIn("NOQUEUE: relay=192.0.2.99, from=<a@b.org>, "
+        self.assertIn("NOQUEUE: relay=[192.0.2.99], from=<a@b.org>, "
                       "to=<victim@elsewhere.example>, reject=550 5.7.1 Relaying "
                       "denied", self.inst.log_text())
 

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -28,41 +29,111 @@
 
 enum conf_type { C_STR, C_SIZE, C_TIME, C_NUM };
 
+static const char *conf_check_path(const char *);
+static const char *conf_check_users(const char *);
+static const char *conf_check_mailbox(const char *);
+static const char *conf_check_resolver(const char *);
+static const char *conf_check_name(const char *);
+
 #define OFF(f)	offsetof(struct conf, f)
 #define SZ(f)	sizeof(((struct conf *)0)->f)
+/* min and max bound numbers; check vets strings (NULL: any) */
 static const struct conf_key {
 	const char	*name;
 	enum conf_type	 type;
 	size_t		 off, size;
+	const char	*(*check)(const char *);
+	long long	 min, max;
 } conf_keys[] = {
-	{ "hostname",		C_STR,	OFF(hostname),	SZ(hostname) },
-	{ "spool",		C_STR,	OFF(spool),	SZ(spool) },
-	{ "mailbox",		C_STR,	OFF(mailbox),	SZ(mailbox) },
-	{ "users",		C_STR,	OFF(users),	SZ(users) },
-	{ "local_host_names",	C_STR,	OFF(local_host_names), SZ(local_host_names) },
-	{ "relay_domains",	C_STR,	OFF(relay_domains), SZ(relay_domains) },
-	{ "aliases",		C_STR,	OFF(aliases),	SZ(aliases) },
-	{ "trigger",		C_STR,	OFF(trigger),	SZ(trigger) },
-	{ "spool_user",		C_STR,	OFF(spool_user), SZ(spool_user) },
-	{ "resolver",		C_STR,	OFF(resolver),	SZ(resolver) },
-	{ "log_file",		C_STR,	OFF(log_file),	SZ(log_file) },
-	{ "max_message_size",	C_SIZE,	OFF(max_message_size), 0 },
-	{ "max_recipients",	C_NUM,	OFF(max_recipients), 0 },
-	{ "command_timeout",	C_TIME,	OFF(command_timeout), 0 },
-	{ "data_timeout",	C_TIME,	OFF(data_timeout), 0 },
-	{ "max_errors",		C_NUM,	OFF(max_errors), 0 },
-	{ "max_junk_commands",	C_NUM,	OFF(max_junk), 0 },
-	{ "max_received",	C_NUM,	OFF(max_received), 0 },
-	{ "default_user",	C_STR,	OFF(default_user), SZ(default_user) },
-	{ "queuewarn",		C_TIME,	OFF(queuewarn),	0 },
-	{ "queuereturn",	C_TIME,	OFF(queuereturn), 0 },
-	{ "retry_min",		C_TIME,	OFF(retry_min),	0 },
-	{ "retry_max",		C_TIME,	OFF(retry_max),	0 },
-	{ "max_deliveries",	C_NUM,	OFF(max_deliveries), 0 },
-	{ "program_timeout",	C_TIME,	OFF(program_timeout), 0 },
-	{ "lock_timeout",	C_TIME,	OFF(lock_timeout), 0 },
-	{ NULL,			C_STR,	0,		0 }
+	{ "hostname",		C_STR,	OFF(hostname),	SZ(hostname), conf_check_name, 0, 0 },
+	{ "spool",		C_STR,	OFF(spool),	SZ(spool), conf_check_path, 0, 0 },
+	{ "mailbox",		C_STR,	OFF(mailbox),	SZ(mailbox), conf_check_mailbox, 0, 0 },
+	{ "users",		C_STR,	OFF(users),	SZ(users), conf_check_users, 0, 0 },
+	{ "local_host_names",	C_STR,	OFF(local_host_names), SZ(local_host_names), NULL, 0, 0 },
+	{ "relay_domains",	C_STR,	OFF(relay_domains), SZ(relay_domains), NULL, 0, 0 },
+	{ "aliases",		C_STR,	OFF(aliases),	SZ(aliases), NULL, 0, 0 },
+	{ "trigger",		C_STR,	OFF(trigger),	SZ(trigger), NULL, 0, 0 },
+	{ "spool_user",		C_STR,	OFF(spool_user), SZ(spool_user), conf_check_name, 0, 0 },
+	{ "resolver",		C_STR,	OFF(resolver),	SZ(resolver), conf_check_resolver, 0, 0 },
+	{ "log_file",		C_STR,	OFF(log_file),	SZ(log_file), NULL, 0, 0 },
+	{ "max_message_size",	C_SIZE,	OFF(max_message_size), 0, NULL, 0, 1LL << 40 },
+	{ "max_recipients",	C_NUM,	OFF(max_recipients), 0, NULL, 1, 100000 },
+	/* poll(2) takes milliseconds in an int: a day is far inside */
+	{ "command_timeout",	C_TIME,	OFF(command_timeout), 0, NULL, 1, 86400 },
+	{ "data_timeout",	C_TIME,	OFF(data_timeout), 0, NULL, 1, 86400 },
+	{ "max_errors",		C_NUM,	OFF(max_errors), 0, NULL, 1, 1000000 },
+	{ "max_junk_commands",	C_NUM,	OFF(max_junk), 0, NULL, 1, 1000000 },
+	{ "max_received",	C_NUM,	OFF(max_received), 0, NULL, 0, 1000000 },
+	{ "default_user",	C_STR,	OFF(default_user), SZ(default_user), conf_check_name, 0, 0 },
+	{ "queuewarn",		C_TIME,	OFF(queuewarn),	0, NULL, 0, 1LL << 32 },
+	{ "queuereturn",	C_TIME,	OFF(queuereturn), 0, NULL, 0, 1LL << 32 },
+	{ "retry_min",		C_TIME,	OFF(retry_min),	0, NULL, 1, 1LL << 32 },
+	{ "retry_max",		C_TIME,	OFF(retry_max),	0, NULL, 1, 1LL << 32 },
+	{ "max_deliveries",	C_NUM,	OFF(max_deliveries), 0, NULL, 1, 1000 },
+	{ "program_timeout",	C_TIME,	OFF(program_timeout), 0, NULL, 1, 86400 },
+	{ "lock_timeout",	C_TIME,	OFF(lock_timeout), 0, NULL, 1, 86400 },
+	{ NULL,			C_STR,	0,		0, NULL, 0, 0 }
 };
+
+static const char *
+conf_check_path(const char *v)
+{
+	return v[0] == '/' ? NULL : "must be an absolute path";
+}
+
+static const char *
+conf_check_name(const char *v)
+{
+	return v[0] != '\0' && strpbrk(v, " \t/:") == NULL ? NULL :
+	    "must be a name (no spaces, slashes or colons)";
+}
+
+static const char *
+conf_check_users(const char *v)
+{
+	if (strcmp(v, "system") == 0 || (strncmp(v, "passwd-file:", 12) == 0 &&
+	    v[12] == '/'))
+		return NULL;
+	return "must be system or passwd-file:/path";
+}
+
+static const char *
+conf_check_mailbox(const char *v)
+{
+	if (strncmp(v, "mbox:", 5) == 0 && (v[5] == '/' ||
+	    (v[5] == '~' && v[6] == '/')))
+		return NULL;
+	return "must be mbox:/path (with %u for the user, %h or ~/ for the home)";
+}
+
+/* "system", or an IPv4 address with an optional :port (see dns_init) */
+static const char *
+conf_check_resolver(const char *v)
+{
+	const char	*bad = "must be system or an IPv4 address with an "
+			    "optional :port";
+	char		 host[64];
+	const char	*colon = strchr(v, ':');
+	struct in_addr	 a;
+	size_t		 hl = colon ? (size_t)(colon - v) : strlen(v);
+	long		 port;
+
+	if (strcmp(v, "system") == 0)
+		return NULL;
+	if (hl >= sizeof(host))
+		return bad;
+	memcpy(host, v, hl);
+	host[hl] = '\0';
+	if (inet_pton(AF_INET, host, &a) != 1)
+		return bad;
+	if (colon == NULL)
+		return NULL;
+	if (colon[1] == '\0' || strlen(colon + 1) > 5 ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		return bad;
+	port = strtol(colon + 1, NULL, 10);
+	return port > 0 && port <= 65535 ? NULL : bad;
+}
 
 void
 conf_defaults(struct conf *c)
@@ -172,7 +243,7 @@ conf_parse_line(struct conf *c, const char *line, size_t len,
 	const struct conf_key	*k;
 	char			 key[64], val[CONF_PATHMAX];
 	size_t			 i = 0, kl = 0, vl = 0;
-	long long		*num;
+	long long		*num, v = 0;
 
 	while (i < len && isspace((unsigned char)line[i]))
 		i++;
@@ -217,32 +288,35 @@ conf_parse_line(struct conf *c, const char *line, size_t len,
 			*errstr = "value too long";
 			return -1;
 		}
-		memcpy((char *)c + k->off, val, vl + 1);
-		if (strcmp(key, "hostname") == 0 && val[0] == '\0') {
-			*errstr = "hostname must not be empty";
+		if (k->check != NULL && (*errstr = k->check(val)) != NULL)
 			return -1;
-		}
+		memcpy((char *)c + k->off, val, vl + 1);
 		return 0;
 	case C_SIZE:
-		if (conf_parse_size(val, num) == -1) {
+		if (conf_parse_size(val, &v) == -1) {
 			*errstr = "bad size (a number, optionally with k, m or g)";
 			return -1;
 		}
-		return 0;
+		break;
 	case C_TIME:
-		if (conf_parse_time(val, num) == -1) {
+		if (conf_parse_time(val, &v) == -1) {
 			*errstr = "bad time (a number, optionally with s, m, h, d or w)";
 			return -1;
 		}
-		return 0;
+		break;
 	case C_NUM:
-		if (conf_parse_size(val, num) == -1 || !isdigit(
+		if (conf_parse_size(val, &v) == -1 || !isdigit(
 		    (unsigned char)val[vl - 1])) {
 			*errstr = "bad number";
 			return -1;
 		}
-		return 0;
+		break;
 	}
+	if (v < k->min || v > k->max) {
+		*errstr = "value out of range";
+		return -1;
+	}
+	*num = v;
 	return 0;
 }
 

@@ -30,7 +30,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: qrun [-ltv] [-C file] [-I id] [-R rcpt] "
-	    "[-S sender]\n");
+	    "[-S sender]\n       qrun -b [-C file] address ...\n");
 	exit(EX_USAGE);
 }
 
@@ -71,6 +71,65 @@ qrun_trigger(struct qrun *qr)
 	return r;
 }
 
+/* -b: prints how each address resolves, delivering nothing (qsend -bv). */
+static int
+qrun_verify(struct qrun *qr, char **addrs, int n)
+{
+	struct spool_rcpt	 r;
+	struct qmsg		 m;
+	struct target		*t;
+	size_t			 i, done;
+	int			 k, rc = EX_OK;
+
+	for (k = 0; k < n; k++) {
+		memset(&m, 0, sizeof(m));
+		memset(&r, 0, sizeof(r));
+		strlcpy(m.id, "verify", sizeof(m.id));
+		m.fd = -1;
+		if (strchr(addrs[k], '@') == NULL)
+			snprintf(r.addr, sizeof(r.addr), "%s@%s", addrs[k],
+			    qr->conf->hostname);
+		else
+			strlcpy(r.addr, addrs[k], sizeof(r.addr));
+		m.env.rcpts = &r;
+		m.env.nrcpt = 1;
+		if (state_init(&m.st, &m.env) == -1)
+			return EX_OSERR;
+		do {
+			done = 1;
+			for (i = 0; i < m.st.n; i++)
+				if (m.st.t[i].status == T_PENDING &&
+				    m.st.t[i].kind == K_ADDR &&
+				    m.st.t[i].error[0] == '\0') {
+					deliver_resolve(qr, &m, i, 0);
+					done = 0;
+				}
+		} while (!done);
+		for (i = 0; i < m.st.n; i++) {
+			t = &m.st.t[i];
+			if (t->status == T_EXPANDED)
+				continue;
+			if (t->status == T_FAILED || t->kind == K_ADDR) {
+				printf("%s... %s\n", t->addr, t->error[0] ?
+				    t->error + 6 : "cannot resolve");
+				rc = EX_NOUSER;
+			} else if (t->kind == K_MBOX)
+				printf("%s... deliverable: mailer local, user "
+				    "%s\n", t->addr, t->owner);
+			else if (t->kind == K_REMOTE)
+				printf("%s... deliverable: mailer esmtp, host "
+				    "%s\n", t->addr, strrchr(t->addr, '@') + 1);
+			else
+				printf("%s... deliverable: mailer %s, %s %s\n",
+				    r.addr, t->kind == K_PROG ? "prog" : "file",
+				    t->kind == K_PROG ? "command" : "file",
+				    t->addr);
+		}
+		state_free(&m.st);
+	}
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -78,12 +137,15 @@ main(int argc, char *argv[])
 	struct qrun	 qr;
 	const char	*cfile = NULL, *only_id = NULL;
 	char		 err[1200];
-	int		 ch, trigger = 0, list = 0, r;
+	int		 ch, trigger = 0, list = 0, verify = 0, r;
 
 	memset(&qr, 0, sizeof(qr));
 	qr.progress = qr.slotfd = -1;
-	while ((ch = getopt(argc, argv, "C:I:R:S:ltv")) != -1) {
+	while ((ch = getopt(argc, argv, "C:I:R:S:bltv")) != -1) {
 		switch (ch) {
+		case 'b':
+			verify = 1;
+			break;
 		case 'C':
 			cfile = optarg;
 			break;
@@ -113,7 +175,7 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (optind != argc)
+	if (optind != argc && !verify)
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 	umask(007);
@@ -125,6 +187,8 @@ main(int argc, char *argv[])
 	qr.conf = &conf;
 	log_init("qrun", conf.log_file, trigger ? 0 : qr.verbose);
 	tzset();
+	if (verify)
+		return qrun_verify(&qr, argv + optind, argc - optind);
 	if (list)
 		return spool_list(&conf, stdout) == -1 ? EX_IOERR : EX_OK;
 	if (trigger)

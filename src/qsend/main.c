@@ -107,7 +107,7 @@ static void
 run_qrun(const char *cfile, int verbose, const char *opt, const char *arg,
     char **addrs, int naddrs)
 {
-	char	*argv[64 + 8];
+	char	*argv[64 + 8], self[1024], *slash;
 	int	 n = 0, i;
 
 	argv[n++] = "qrun";
@@ -124,6 +124,15 @@ run_qrun(const char *cfile, int verbose, const char *opt, const char *arg,
 	for (i = 0; i < naddrs && i < 64; i++)
 		argv[n++] = addrs[i];
 	argv[n] = NULL;
+	/* beside qsend first (an installed pair), then sbindir, then PATH */
+	if ((i = (int)readlink("/proc/self/exe", self, sizeof(self) - 6)) > 0) {
+		self[i] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			strlcpy(slash + 1, "qrun", sizeof(self) -
+			    (size_t)(slash + 1 - self));
+			execv(self, argv);
+		}
+	}
 	execv(SBINDIR "/qrun", argv);
 	execvp("qrun", argv);
 	err(EX_UNAVAILABLE, "qrun");

@@ -33,8 +33,11 @@ usage(void)
 	exit(EX_USAGE);
 }
 
-/* The client's address: the socket's peer, TCPREMOTEIP, or "" (local). */
-static void
+/*
+ * The client's address: the socket's peer, TCPREMOTEIP, or "" (local).
+ * Returns -1 if stdin is a socket without a peer (the client is gone).
+ */
+static int
 client_address(char *out, size_t outlen)
 {
 	struct sockaddr_storage	 ss;
@@ -54,12 +57,14 @@ client_address(char *out, size_t outlen)
 			inet_ntop(AF_INET, &a4, out, outlen);
 		} else if (ss.ss_family == AF_INET6)
 			inet_ntop(AF_INET6, &s6->sin6_addr, out, outlen);
-		return;			/* AF_UNIX: a local client */
+		return 0;		/* AF_UNIX: a local client */
 	}
-	if (errno == ENOTSOCK && (env = getenv("TCPREMOTEIP")) != NULL &&
-	    strlen(env) < outlen && strspn(env, "0123456789abcdefABCDEF.:")
-	    == strlen(env))
+	if (errno != ENOTSOCK)
+		return -1;
+	if ((env = getenv("TCPREMOTEIP")) != NULL && strlen(env) < outlen &&
+	    strspn(env, "0123456789abcdefABCDEF.:") == strlen(env))
 		strlcpy(out, env, outlen);
+	return 0;
 }
 
 int
@@ -91,13 +96,20 @@ main(int argc, char *argv[])
 	}
 	log_init("qsmtpd", conf.log_file, 0);
 	tzset();
-	(void)dns_init(conf.resolver);
+	if (dns_init(conf.resolver) == -1) {
+		log_err("cannot set up the resolver \"%s\"", conf.resolver);
+		printf("421 4.3.0 Configuration error; try later\r\n");
+		return EX_CONFIG;
+	}
 	if (priv_drop_to(conf.spool_user, &errstr) == -1) {
 		log_err("%s: %s", conf.spool_user, errstr);
 		printf("421 4.3.0 Server configuration error; try later\r\n");
 		return EX_CONFIG;
 	}
-	client_address(client, sizeof(client));
-	smtp_session(&conf, STDIN_FILENO, STDOUT_FILENO, client);
-	return EX_OK;
+	if (client_address(client, sizeof(client)) == -1) {
+		log_info("client vanished before the greeting");
+		return EX_OK;
+	}
+	return smtp_session(&conf, STDIN_FILENO, STDOUT_FILENO, client) == 0 ?
+	    EX_OK : 1;
 }

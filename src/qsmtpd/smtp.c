@@ -101,10 +101,17 @@ smtp_reset(struct smtp_session *s)
 		s->state = S_HELO;
 }
 
-static const char *
+/* The relay= field of log lines: "name [addr]", "[addr]" or "localhost". */
+const char *
 smtp_relay_name(struct smtp_session *s)
 {
-	return s->client_addr[0] ? s->client_addr : "localhost";
+	static char	out[400];
+
+	if (s->client_addr[0] == '\0')
+		return "localhost";
+	snprintf(out, sizeof(out), "%s%s[%s]", log_safe(s->client_name),
+	    s->client_name[0] ? " " : "", s->client_addr);
+	return out;
 }
 
 /* Checks a HELO/EHLO argument: printable ASCII, one word. */
@@ -169,6 +176,25 @@ smtp_ehlo(struct smtp_session *s, char *arg)
 	smtp_reply(s, "250-DSN");
 	smtp_reply(s, "250 HELP");
 	return 0;
+}
+
+/* RFC 3461 4.1: NEVER alone, or a list of SUCCESS, FAILURE, DELAY */
+static int
+smtp_notify_ok(const char *v)
+{
+	char	tmp[40], *w, *save;
+
+	if (strcasecmp(v, "NEVER") == 0)
+		return 1;
+	if (strlcpy(tmp, v, sizeof(tmp)) >= sizeof(tmp) || *v == ',' ||
+	    strstr(v, ",,") != NULL || v[strlen(v) - 1] == ',')
+		return 0;
+	for (w = strtok_r(tmp, ",", &save); w != NULL;
+	    w = strtok_r(NULL, ",", &save))
+		if (strcasecmp(w, "SUCCESS") != 0 && strcasecmp(w, "FAILURE")
+		    != 0 && strcasecmp(w, "DELAY") != 0)
+			return 0;
+	return 1;
 }
 
 /* RFC 3461 4: xtext, with every byte printable ASCII */
@@ -388,7 +414,7 @@ smtp_rcpt_params(struct smtp_session *s, char *params, struct spool_rcpt *r)
 
 	while ((k = smtp_param(&params, &v)) != NULL) {
 		if (s->esmtp && strcasecmp(k, "NOTIFY") == 0 && v != NULL &&
-		    strlen(v) < sizeof(r->notify) && smtp_xtext_ok(v))
+		    strlen(v) < sizeof(r->notify) && smtp_notify_ok(v))
 			strlcpy(r->notify, v, sizeof(r->notify));
 		else if (s->esmtp && strcasecmp(k, "ORCPT") == 0 && v != NULL &&
 		    strlen(v) < sizeof(r->orcpt) && strchr(v, ';') != NULL &&
@@ -466,8 +492,9 @@ smtp_rcpt(struct smtp_session *s, char *arg)
 		return -1;
 	}
 	if ((long long)s->nrcpt >= s->conf->max_recipients) {
+		/* the client's normal way to learn the limit: not an error */
 		smtp_reply(s, "452 4.5.3 Too many recipients");
-		return -1;
+		return 0;
 	}
 	if (smtp_rcpt_check(s, &a, echo) == -1)
 		return -1;

@@ -100,5 +100,6 @@ void	smtp_reply(struct smtp_session *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	smtp_reset(struct smtp_session *);
 enum line_status smtp_fill(struct smtp_session *);
+const char *smtp_relay_name(struct smtp_session *);
 
 #endif

@@ -242,8 +242,7 @@ smtp_msg_finish(struct smtp_session *s, int werr)
 		spool_msg_abort(&s->msg);
 		smtp_reply(s, "%s", verdict);
 		log_info("NOQUEUE: relay=%s, from=<%s>, reject=%s",
-		    s->client_addr[0] ? s->client_addr : "localhost",
-		    log_safe(s->sender), verdict);
+		    smtp_relay_name(s), log_safe(s->sender), verdict);
 	} else if (werr != 0 || spool_msg_commit(&s->msg) == -1) {
 		if (werr == 0)
 			werr = errno;
@@ -254,11 +253,9 @@ smtp_msg_finish(struct smtp_session *s, int werr)
 		    "451 4.3.0 Error writing queue file; try later");
 	} else {
 		log_info("%s: from=<%s>, size=%zu, nrcpts=%zu, proto=%s, "
-		    "relay=%s%s[%s]", s->msg.id, log_safe(s->sender),
-		    s->msg.size, s->nrcpt, s->smtputf8 ? "UTF8SMTP" :
-		    s->esmtp ? "ESMTP" : "SMTP", log_safe(s->client_name),
-		    s->client_name[0] ? " " : "",
-		    s->client_addr[0] ? s->client_addr : "localhost");
+		    "relay=%s", s->msg.id, log_safe(s->sender), s->msg.size,
+		    s->nrcpt, s->smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" :
+		    "SMTP", smtp_relay_name(s));
 		smtp_reply(s, "250 2.0.0 %s Message accepted for delivery",
 		    s->msg.id);
 		s->nmsgs++;
@@ -296,7 +293,7 @@ smtp_data(struct smtp_session *s, char *arg)
 			smtp_reset(s);
 			log_info("%s during DATA from %s; nothing queued",
 			    st == LINE_TIMEOUT ? "timeout" : "lost connection",
-			    s->client_addr[0] ? s->client_addr : "localhost");
+			    smtp_relay_name(s));
 			if (st == LINE_TIMEOUT)
 				smtp_reply(s, "421 4.4.2 %s Timeout during "
 				    "DATA, closing connection", s->conf->hostname);
@@ -313,14 +310,15 @@ smtp_data(struct smtp_session *s, char *arg)
 }
 
 /* Reads and drops, or feeds, exactly size octets of a chunk. */
-static int
+static enum line_status
 smtp_chunk(struct smtp_session *s, long long size, int keep, int *werr)
 {
-	size_t	n;
+	enum line_status	st;
+	size_t			n;
 
 	while (size > 0) {
-		if (smtp_fill(s) != LINE_OK)
-			return -1;
+		if ((st = smtp_fill(s)) != LINE_OK)
+			return st;
 		n = line_pending(&s->in);
 		if ((long long)n > size)
 			n = (size_t)size;
@@ -331,12 +329,13 @@ smtp_chunk(struct smtp_session *s, long long size, int keep, int *werr)
 		line_take(&s->in, n);
 		size -= (long long)n;
 	}
-	return 0;
+	return LINE_OK;
 }
 
 int
 smtp_bdat(struct smtp_session *s, char *arg)
 {
+	enum line_status st;
 	char		*end;
 	long long	 size;
 	int		 last = 0, werr = 0, keep;
@@ -366,8 +365,13 @@ smtp_bdat(struct smtp_session *s, char *arg)
 		keep = s->bdat;
 	}
 	s->in.timeout = (int)s->conf->data_timeout;
-	if (smtp_chunk(s, size, keep, &werr) == -1) {
-		s->in.timeout = (int)s->conf->command_timeout;
+	if ((st = smtp_chunk(s, size, keep, &werr)) != LINE_OK) {
+		log_info("%s during BDAT from %s; nothing queued",
+		    st == LINE_TIMEOUT ? "timeout" : "lost connection",
+		    smtp_relay_name(s));
+		if (st == LINE_TIMEOUT)
+			smtp_reply(s, "421 4.4.2 %s Timeout during BDAT, "
+			    "closing connection", s->conf->hostname);
 		smtp_reset(s);
 		s->quit = 1;
 		return 0;
@@ -385,6 +389,9 @@ smtp_bdat(struct smtp_session *s, char *arg)
 		    s->dm.oversize ? data_verdict(&s->dm, 0) :
 		    "451 4.3.0 Error writing queue file";
 		smtp_reply(s, "%s", why);
+		if (!s->bdat_error)
+			log_info("NOQUEUE: relay=%s, from=<%s>, reject=%s",
+			    smtp_relay_name(s), log_safe(s->sender), why);
 		if (last)
 			smtp_reset(s);
 		else if (!s->bdat_error) {
