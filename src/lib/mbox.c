@@ -214,7 +214,7 @@ mbox_open(const char *path, int flags, gid_t group, char *err, size_t errlen,
 			snprintf(err, errlen, "%s: %s", path, strerror(errno));
 			return -1;
 		}
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL |
+		fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL |
 		    O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd == -1)
 			snprintf(err, errlen, "cannot create %s: %s", path,
@@ -234,7 +234,7 @@ mbox_open(const char *path, int flags, gid_t group, char *err, size_t errlen,
 		    "recipient: refused", path, (long)lst.st_uid);
 		return -1;
 	}
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC))
+	if ((fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC))
 	    == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
