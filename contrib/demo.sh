@@ -1,8 +1,10 @@
 #!/bin/sh
 # Builds inetmail, installs it under ./_demo and runs it live on loopback:
-# qsmtpd under a private openbsd-inetd on 127.0.0.1:2525, a demo user
-# samt (password mypassword), and mail sent to it the way the classic
-# guide does.  `sh contrib/demo.sh stop` stops the demo's inetd.
+# qsmtpd under a private openbsd-inetd on 127.0.0.1:2525 and qrun on the
+# spool's trigger socket in the same inetd, a demo user samt (password
+# mypassword), and mail sent to samt by SMTP the way the classic guide
+# does and by qsend; it lands in samt's mbox at once.
+# `sh contrib/demo.sh stop` stops the demo's inetd.
 # Run as root on Debian from the top of the source tree.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,19 +36,23 @@ mkdir -p _build/demo
     make -j"$(nproc)" >/dev/null && make install >/dev/null)
 
 stop
-mkdir -p "$demo/etc/mail" "$demo/var/spool"
-chown inetmail "$demo/var/spool"
+mkdir -p "$demo/etc/mail" "$demo/var/spool/inetmail" "$demo/var/mail"
+chown inetmail "$demo/var/spool/inetmail"
+chmod 1777 "$demo/var/mail"
+rm -f "$demo/var/mail/samt"
 : > "$demo/etc/mail/relay-domains"
 echo localhost.localdomain > "$demo/etc/mail/local-host-names"
 printf '# aliases\npostmaster: samt\n' > "$demo/etc/mail/aliases"
 cat > "$demo/etc/inetmail.conf" <<CONF
 hostname demo.example.com
+mailbox mbox:$demo/var/mail/%u
 log_file $demo/var/maillog
-trigger none
 CONF
 cat > "$demo/inetd.conf" <<CONF
 127.0.0.1:$port stream tcp nowait.1000000 root $demo/sbin/qsmtpd qsmtpd
+$demo/var/spool/inetmail/trigger stream unix nowait root $demo/sbin/qrun qrun -t
 CONF
+: > "$demo/var/maillog"
 /usr/sbin/inetd -d -R 1000000 "$demo/inetd.conf" >"$demo/inetd.log" 2>&1 &
 echo $! > "$demo/inetd.pid"
 i=0
@@ -84,16 +90,20 @@ if command -v swaks >/dev/null; then
 	    --body 'Sent by swaks.' | sed -n '/^<-  250 2.0.0/p'
 fi
 
-echo "== the spool ($demo/var/spool/inetmail/queue)"
-ls -l "$demo/var/spool/inetmail/queue"
-f=$(ls "$demo/var/spool/inetmail/queue" | head -1)
-echo "-- $f:"
-cat "$demo/var/spool/inetmail/queue/$f"
+echo "== echo hi | qsend -v samt   (as user samt)"
+su samt -s /bin/sh -c "echo 'Hello from qsend.' | $demo/sbin/qsend -v samt"
+
+sleep 1
+echo "== samt's mailbox ($demo/var/mail/samt)"
+cat "$demo/var/mail/samt"
+echo "== the queue"
+"$demo/sbin/qsend" -bp
 echo "== the log ($demo/var/maillog)"
 cat "$demo/var/maillog"
 cat <<TXT
 
-qsmtpd is live on 127.0.0.1:$port under inetd (pid $(cat "$demo/inetd.pid")).
+qsmtpd is live on 127.0.0.1:$port and qrun on the trigger socket, under
+inetd (pid $(cat "$demo/inetd.pid")).  Mail for samt lands in $demo/var/mail/samt.
 Try it by hand: telnet 127.0.0.1 $port
 Stop it:        sh contrib/demo.sh stop
 TXT
