@@ -222,7 +222,10 @@ qrun_duplicate(struct qmsg *m, size_t i)
 	return 0;
 }
 
-/* Delivers target i if it is due; returns 1 if it failed for good now. */
+/*
+ * Delivers target i if it is due.  Returns 1 if it failed for good now,
+ * 2 if it was delivered now, else 0.
+ */
 static int
 qrun_target(struct qrun *qr, struct qmsg *m, size_t i)
 {
@@ -272,7 +275,7 @@ qrun_target(struct qrun *qr, struct qmsg *m, size_t i)
 	}
 	m->dirty = 1;
 	qrun_report(qr, m, i);
-	return r == MBOX_PERM;
+	return r == MBOX_PERM ? 1 : r == MBOX_OK ? 2 : 0;
 }
 
 /* Gives up on pending targets past queuereturn. */
@@ -398,9 +401,23 @@ qrun_message(struct qrun *qr, const char *id)
 	}
 	qr->now = time(NULL);
 	m.st.tried = 1;
-	for (i = 0; i < m.st.n; i++)
-		if (qrun_target(qr, &m, i) == 1)
+	for (i = 0; i < m.st.n; i++) {
+		switch (qrun_target(qr, &m, i)) {
+		case 1:
 			failed[nfailed++] = (int)i;
+			break;
+		case 2:
+			/*
+			 * Record each delivery before the next one starts, so a
+			 * crash can repeat at most the delivery it interrupted.
+			 * The last one needs no record: the file goes.
+			 */
+			if (!state_done(&m.st) &&
+			    state_save(qr->conf->spool, m.id, &m.st) == 0)
+				m.dirty = 0;
+			break;
+		}
+	}
 	nfailed = qrun_expire(qr, &m, failed, nfailed);
 	if (nfailed > 0)
 		(void)notice_bounce(qr, &m, failed, nfailed);
