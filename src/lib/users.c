@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -113,4 +114,19 @@ users_lookup(const char *spec, const char *name, struct user *u)
 	}
 	fclose(fp);
 	return r;
+}
+
+int
+users_lookup_fold(const char *spec, const char *name, struct user *u)
+{
+	char	lower[256];
+	size_t	i;
+	int	r;
+
+	if ((r = users_lookup(spec, name, u)) != 0)
+		return r;
+	for (i = 0; name[i] != '\0' && i < sizeof(lower) - 1; i++)
+		lower[i] = (char)tolower((unsigned char)name[i]);
+	lower[i] = '\0';
+	return strcmp(lower, name) == 0 ? 0 : users_lookup(spec, lower, u);
 }

@@ -21,6 +21,11 @@ struct user {
  */
 int	users_lookup(const char *spec, const char *name, struct user *u);
 /*
+ * As users_lookup(), and if the name is not found as given, in lower case
+ * (mail addresses are matched without regard to case).
+ */
+int	users_lookup_fold(const char *spec, const char *name, struct user *u);
+/*
  * Parses one passwd-file line (without its LF).  Returns 1 and fills u (and
  * hash, if not NULL) when its name field equals name, 0 otherwise, -1 if
  * the line is malformed.

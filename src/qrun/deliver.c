@@ -90,23 +90,6 @@ deliver_who(struct qrun *qr, const char *owner, struct user *u)
 	return 0;
 }
 
-/* Looks a local name up as given, then in lower case. */
-static int
-deliver_user(struct qrun *qr, const char *name, struct user *u)
-{
-	char	lower[ADDR_LOCALMAX + 1];
-	size_t	i;
-	int	r;
-
-	if ((r = users_lookup(qr->conf->users, name, u)) != 0)
-		return r;
-	for (i = 0; name[i] != '\0' && i < sizeof(lower) - 1; i++)
-		lower[i] = (char)tolower((unsigned char)name[i]);
-	lower[i] = '\0';
-	return strcmp(lower, name) == 0 ? 0 :
-	    users_lookup(qr->conf->users, lower, u);
-}
-
 /* Adds a mailbox target for user name under parent. */
 static void
 deliver_add_mbox(struct qrun *qr, struct qmsg *m, size_t parent,
@@ -115,7 +98,7 @@ deliver_add_mbox(struct qrun *qr, struct qmsg *m, size_t parent,
 	struct user	u;
 	int		c, r;
 
-	r = deliver_user(qr, name, &u);
+	r = users_lookup_fold(qr->conf->users, name, &u);
 	c = state_add(&m->st, K_MBOX, (int)parent, m->st.t[parent].rcpt, addr,
 	    r == 1 ? u.name : "");
 	if (c != -1 && r != 1)
@@ -325,7 +308,7 @@ deliver_resolve(struct qrun *qr, struct qmsg *m, size_t i, int depth)
 		strlcpy(name, "root", sizeof(name));	/* RFC 5321 4.5.1 */
 	if ((plus = strchr(name, '+')) != NULL && plus != name)
 		*plus = '\0';
-	if ((r = deliver_user(qr, name, &u)) != 1) {
+	if ((r = users_lookup_fold(qr->conf->users, name, &u)) != 1) {
 		if (r == 0)
 			deliver_fail(&m->st.t[i], "5.1.1 User unknown");
 		else

@@ -343,20 +343,11 @@ static int
 smtp_user_known(struct smtp_session *s, const char *name)
 {
 	struct user	u;
-	char		lower[ADDR_LOCALMAX + 1];
-	size_t		i;
 	int		r;
 
 	if ((r = aliases_exists(s->conf->aliases, name)) != 0)
 		return r;
-	if ((r = users_lookup(s->conf->users, name, &u)) != 0)
-		return r;
-	for (i = 0; name[i] != '\0' && i < sizeof(lower) - 1; i++)
-		lower[i] = (char)tolower((unsigned char)name[i]);
-	lower[i] = '\0';
-	if (strcmp(lower, name) == 0)
-		return 0;
-	return users_lookup(s->conf->users, lower, &u);
+	return users_lookup_fold(s->conf->users, name, &u);
 }
 
 /*
