@@ -308,7 +308,7 @@ mbox_append(const char *path, const struct mbox_msg *msg, int flags,
     int lock_timeout, int stale, char *err, size_t errlen)
 {
 	enum mbox_result	 why;
-	struct stat		 st;
+	struct stat		 st, lst;
 	char			 lock[1200], tail[2], info[64];
 	time_t			 deadline = time(NULL) + lock_timeout;
 	long long		 cut;
@@ -318,6 +318,7 @@ mbox_append(const char *path, const struct mbox_msg *msg, int flags,
 		snprintf(err, errlen, "mailbox path too long");
 		return MBOX_PERM;
 	}
+again:
 	if ((fd = mbox_open(path, flags, msg->group, err, errlen, &why)) == -1)
 		return why;
 	if (mbox_fcntl(fd, deadline) == -1) {
@@ -333,6 +334,21 @@ mbox_append(const char *path, const struct mbox_msg *msg, int flags,
 	}
 	if (fstat(fd, &st) == -1)
 		goto fail;
+	/*
+	 * A POP3 session may have replaced the mailbox (write new, rename)
+	 * while we waited for the locks: append to the new one, never to
+	 * the old file nobody will read again.
+	 */
+	if (lstat(path, &lst) == -1 || lst.st_ino != st.st_ino ||
+	    lst.st_dev != st.st_dev) {
+		(void)unlink(lock);
+		close(fd);
+		if (time(NULL) >= deadline) {
+			snprintf(err, errlen, "%s keeps changing", path);
+			return MBOX_TEMP;
+		}
+		goto again;
+	}
 	mbox_cut(fd, cut, st.st_size);
 	if (fstat(fd, &st) == -1)
 		goto fail;

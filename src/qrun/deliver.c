@@ -26,6 +26,7 @@
 #include "compat.h"
 #include "expand.h"
 #include "log.h"
+#include "mailbox.h"
 #include "qrun.h"
 #include "relay.h"
 #include "users.h"
@@ -322,70 +323,14 @@ deliver_resolve(struct qrun *qr, struct qmsg *m, size_t i, int depth)
 	strlcpy(m->st.t[i].owner, u.name, sizeof(m->st.t[i].owner));
 }
 
-/* The mailbox path of the mailbox key: %u user, %h home, %% and ~/. */
-static int
-deliver_mailbox_path(struct qrun *qr, const struct user *u, char *out,
-    size_t len)
-{
-	const char	*p = qr->conf->mailbox;
-	size_t		 o = 0;
-	int		 n;
-
-	if (strncmp(p, "mbox:", 5) != 0)
-		return -1;		/* only mbox for now */
-	p += 5;
-	if (p[0] == '~' && p[1] == '/') {
-		n = snprintf(out, len, "%s", u->home);
-		if (n < 0 || (size_t)n >= len)
-			return -1;
-		o = (size_t)n;
-		p++;
-	}
-	for (; *p != '\0'; p++) {
-		const char *s = NULL;
-		char one[2] = { *p, '\0' };
-
-		if (*p == '%' && p[1] == 'u')
-			s = u->name;
-		else if (*p == '%' && p[1] == 'h')
-			s = u->home;
-		else if (*p == '%' && p[1] == '%')
-			s = "%";
-		if (s != NULL)
-			p++;
-		else
-			s = one;
-		if (strchr(s, '/') != NULL && p[-1] == 'u')
-			return -1;	/* a user name never names a directory */
-		n = snprintf(out + o, len - o, "%s", s);
-		if (n < 0 || (size_t)n >= len - o)
-			return -1;
-		o += (size_t)n;
-	}
-	return 0;
-}
-
-/* Becomes the owner in the delivery child; extra: one more group, or -1. */
+/* Becomes the owner in the delivery child (never root). */
 static int
 deliver_become(struct qrun *qr, struct user *u, gid_t extra)
 {
-	gid_t	groups[2];
-	int	n = 1;
-
-	if (geteuid() != 0)
-		return 0;		/* a private instance: the caller */
-	if (u->uid == 0 && deliver_who(qr, qr->conf->default_user, u) == -1)
+	if (geteuid() == 0 && u->uid == 0 &&
+	    deliver_who(qr, qr->conf->default_user, u) == -1)
 		return -1;
-	if (u->uid == 0)
-		return -1;		/* never root */
-	groups[0] = u->gid;
-	if (extra != (gid_t)-1 && extra != u->gid)
-		groups[n++] = extra;
-	if (setgroups((size_t)n, groups) == -1 ||
-	    setresgid(u->gid, u->gid, u->gid) == -1 ||
-	    setresuid(u->uid, u->uid, u->uid) == -1 || setuid(0) != -1)
-		return -1;
-	return 0;
+	return mailbox_become(u->uid, u->gid, extra);
 }
 
 /* Runs a |program with the message on stdin; in the delivery child. */
@@ -486,8 +431,7 @@ deliver_child(struct qrun *qr, struct qmsg *m, struct target *t,
 {
 	struct mbox_msg	 msg;
 	struct user	 u;
-	struct stat	 st;
-	char		 path[1100], headers[ADDR_MAX + 64], dir[1100], *slash;
+	char		 path[1100], headers[ADDR_MAX + 64];
 	gid_t		 extra = (gid_t)-1;
 	int		 flags = MBOX_F_CREATE;
 
@@ -503,18 +447,13 @@ deliver_child(struct qrun *qr, struct qmsg *m, struct target *t,
 	    m->env.sender);
 	msg.headers = headers;
 	if (t->kind == K_MBOX) {
-		if (deliver_mailbox_path(qr, &u, path, sizeof(path)) == -1) {
+		if (mailbox_path(qr->conf, &u, path, sizeof(path)) == -1) {
 			snprintf(err, errlen, "4.3.0 bad mailbox setting");
 			return MBOX_TEMP;
 		}
 		flags |= MBOX_F_OWNED;
-		strlcpy(dir, path, sizeof(dir));
-		if ((slash = strrchr(dir, '/')) != NULL)
-			*slash = '\0';
 		/* /var/mail root:mail 2775: create mailboxes group mail, 0660 */
-		if (stat(dir, &st) == 0 && (st.st_mode & 022) == 020 &&
-		    st.st_gid != u.gid)
-			msg.group = extra = st.st_gid;
+		msg.group = extra = mailbox_dir_group(path, u.gid);
 	} else
 		strlcpy(path, t->addr, sizeof(path));
 	if (deliver_become(qr, &u, extra) == -1) {
