@@ -406,3 +406,451 @@ def start_qsmtpd_session(inst, env=None):
                          env=env, start_new_session=True)
     b.close()
     return p, a
+
+
+# ---------------------------------------------------------------------------
+# Helpers for the delivery tests (tests/e2e/deliver_*.py): qsend and qrun
+# on a private instance whose users have real (test) uids, home
+# directories and mbox files; an mbox reader that undoes mboxrd quoting.
+
+QRUN = os.path.abspath(os.path.join(BUILD, "src/qrun/qrun"))
+QSEND = os.path.abspath(os.path.join(BUILD, "src/qsend/qsend"))
+# (the local-delivery helpers further on define QRUN and QSEND again, the
+# same; every other name here differs from theirs)
+CTIME_RE = (r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) "
+            r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+            r"[ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}")
+RFC5322_DATE_RE = (r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{1,2} "
+                   r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+                   r"[0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}")
+
+
+def require_delivery_users():
+    """Skips unless root, the spool user and nobody exist, and qrun and
+    qsend are built (delivery changes to the recipients' uids)."""
+    require_root()
+    for p in (QRUN, QSEND):
+        if not os.access(p, os.X_OK):
+            skip("%s not built" % p)
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        skip("user nobody missing (programs from aliases run as nobody)")
+
+
+class DeliveryInstance(Instance):
+    """An Instance that delivers: mailboxes in self.mail (mode 1777, as
+    /var/mail), users (name, uid 2000+i) of a passwd-file whose home
+    directories (self.dir/home/NAME) exist and belong to them."""
+
+    def __init__(self, extra="", users=("samt", "alice", "bob", "carol"),
+                 hostname="mail.example.com"):
+        Instance.__init__(self, extra, hostname, list(users))
+        self.mail = os.path.join(self.dir, "mail")
+        os.mkdir(self.mail)
+        os.chmod(self.mail, 0o1777)
+        self.uids = {}
+        self.homes = {}
+        with open(self.passwd, "w") as f:
+            for i, u in enumerate(users):
+                uid = 2000 + i
+                home = os.path.join(self.dir, "home", u)
+                os.makedirs(home)
+                os.chown(home, uid, uid)
+                os.chmod(home, 0o755)
+                self.uids[u] = uid
+                self.homes[u] = home
+                f.write("%s:*:%d:%d:%s:%s:/bin/sh\n" % (u, uid, uid, u, home))
+        os.chmod(os.path.join(self.dir, "home"), 0o755)
+        # an installed pair: qsend finds qrun beside itself (by
+        # /proc/self/exe, so copies, not links), and answers to the
+        # names sendmail, mailq and newaliases (links to it)
+        self.sbin = os.path.join(self.dir, "sbin")
+        os.mkdir(self.sbin)
+        os.chmod(self.sbin, 0o755)
+        self.qsend_path = os.path.join(self.sbin, "qsend")
+        self.qrun_path = os.path.join(self.sbin, "qrun")
+        shutil.copy(QSEND, self.qsend_path)
+        shutil.copy(QRUN, self.qrun_path)
+        for name in ("sendmail", "mailq", "newaliases"):
+            os.symlink("qsend", os.path.join(self.sbin, name))
+
+    def write_conf(self, extra=""):
+        Instance.write_conf(self, "mailbox mbox:%s/mail/%%u\n%s"
+                            % (self.dir, extra))
+
+    def set_aliases(self, text):
+        with open(self.aliases, "w") as f:
+            f.write(text)
+        os.chmod(self.aliases, 0o644)
+
+    def run(self, argv, data=b"", timeout=30, env=None):
+        """Runs argv with data on stdin; returns the CompletedProcess with
+        stdout and stderr as str.  At the timeout its process group (it
+        and the delivery children it forked) is killed, and
+        subprocess.TimeoutExpired raised."""
+        p = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=env, start_new_session=True, close_fds=True)
+        try:
+            out, err = p.communicate(data, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(p)
+            p.communicate()
+            raise
+        return subprocess.CompletedProcess(
+            argv, p.returncode, out.decode("utf-8", "replace"),
+            err.decode("utf-8", "replace"))
+
+    def qsend(self, args, data=b"", timeout=30, argv0=None):
+        """qsend -C CONF ARGS; argv0 "sendmail", "mailq" or "newaliases"
+        runs it by that name."""
+        prog = os.path.join(self.sbin, argv0 or "qsend")
+        return self.run([prog, "-C", self.conf] + list(args), data, timeout)
+
+    def qrun(self, args=(), timeout=30):
+        return self.run([self.qrun_path, "-C", self.conf] + list(args), b"",
+                        timeout)
+
+    def mbox_path(self, user):
+        return os.path.join(self.mail, user)
+
+    def mbox(self, user):
+        """The raw bytes of user's mbox, or None if it does not exist."""
+        try:
+            with open(self.mbox_path(user), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def messages(self, user):
+        """user's mbox as a list of MboxMessage (empty if no mbox)."""
+        data = self.mbox(user)
+        return [] if data is None else split_mbox(data)
+
+    def wait_messages(self, user, n, timeout=2.0):
+        """Waits until user's mbox holds n messages; returns them."""
+        deadline = time.time() + timeout
+        while True:
+            try:
+                msgs = self.messages(user)
+            except ValueError:
+                msgs = []           # caught in the middle of a write
+            if len(msgs) >= n or time.time() > deadline:
+                return msgs
+            time.sleep(0.01)
+
+
+class MboxMessage:
+    """One message of an mbox: its From_ line (without the LF), the
+    envelope sender it names, the message as stored (still quoted) and
+    as written (mboxrd quoting undone)."""
+
+    def __init__(self, from_line, raw):
+        self.from_line = from_line
+        self.sender = from_line.split(" ")[1]
+        self.raw = raw
+        self.text = mboxrd_unquote(raw)
+
+
+def mboxrd_quote(msg):
+    """mboxrd: one more '>' before each line matching ^>*From ."""
+    return re.sub(rb"(?m)^(>*From )", rb">\1", msg)
+
+
+def mboxrd_unquote(msg):
+    return re.sub(rb"(?m)^>(>*From )", rb"\1", msg)
+
+
+def split_mbox(data):
+    """Splits an mbox strictly: every message is a From_ line of the
+    sendmail/mail.local shape, its lines, and one blank line; there is
+    nothing else.  Raises ValueError otherwise."""
+    if data == b"":
+        return []
+    if not data.startswith(b"From ") or not data.endswith(b"\n\n"):
+        raise ValueError("not an mbox (start %r, end %r)"
+                         % (data[:20], data[-20:]))
+    out = []
+    starts = [0] + [m.start() + 2 for m in re.finditer(rb"\n\nFrom ", data)]
+    for i, s in enumerate(starts):
+        e = starts[i + 1] if i + 1 < len(starts) else len(data)
+        chunk = data[s:e]
+        if not chunk.endswith(b"\n\n"):
+            raise ValueError("message %d lacks its blank line" % (i + 1))
+        line, _, raw = chunk[:-1].partition(b"\n")
+        line = line.decode("utf-8", "replace")
+        if not re.match(r"^From \S+ %s$" % CTIME_RE, line):
+            raise ValueError("bad From_ line %r" % line)
+        out.append(MboxMessage(line, raw))
+    return out
+
+
+def split_delivered(text):
+    """A delivered message (unquoted) as (Return-Path value, Received
+    field, the rest): what qrun puts on top of the queued message."""
+    m = re.match(rb"Return-Path: <([^\n]*)>\n"
+                 rb"(Received: [^\n]*\n(?:\t[^\n]*\n)*)", text)
+    if not m:
+        raise ValueError("no Return-Path and Received on top: %r"
+                         % text[:200])
+    return m.group(1).decode(), m.group(2).decode(), text[m.end():]
+
+
+def drop_queue(inst):
+    """Removes every queued message (and its state file) of inst."""
+    for d in ("queue", "state"):
+        path = os.path.join(inst.spool, d)
+        for f in os.listdir(path) if os.path.isdir(path) else []:
+            os.unlink(os.path.join(path, f))
+
+
+def queue_envelope(inst, qid):
+    """The parsed envelope of queue/QID as a list of (key, value), and the
+    size mailq reports (the bytes after the envelope)."""
+    with open(os.path.join(inst.spool, "queue", qid), "rb") as f:
+        data = f.read()
+    env, received, body = parse_queue_file(data)
+    return env, len(received) + len(body)
+
+
+# ---------------------------------------------------------------------------
+# Helpers for the local-delivery tests (tests/e2e/deliver_*.py): qsend and
+# qrun, a mail directory, mboxrd quoting and a strict mbox parser.
+
+QSEND = os.path.abspath(os.path.join(BUILD, "src/qsend/qsend"))
+QRUN = os.path.abspath(os.path.join(BUILD, "src/qrun/qrun"))
+
+
+def require_delivery():
+    """Skips unless root, the spool user exists and qsend/qrun are built
+    (deliveries run as the recipients' uids, which needs root)."""
+    require_root()
+    for prog in (QSEND, QRUN):
+        if not os.access(prog, os.X_OK):
+            skip("%s not built" % prog)
+
+
+def make_mail_dir(inst, name="mail"):
+    """A mail directory inside inst, mode 1777 like /var/mail on many
+    systems, so each recipient can create and lock its own mbox."""
+    path = os.path.join(inst.dir, name)
+    os.makedirs(path, exist_ok=True)
+    os.chmod(path, 0o1777)
+    return path
+
+
+def write_users(inst, users, first_uid=2000):
+    """Replaces inst's passwd-file; returns {user: uid}."""
+    uids = {}
+    with open(inst.passwd, "w") as f:
+        for i, u in enumerate(users):
+            uids[u] = first_uid + i
+            f.write("%s:*:%d:%d::/home/%s:/bin/sh\n" % (
+                u, first_uid + i, first_uid + i, u))
+    return uids
+
+
+def qsend_queue(inst, sender, rcpts, body, timeout=30, extra_args=()):
+    """Submits body with qsend -oi -odq (or with extra_args instead of
+    -odq, e.g. ["-odb"]) and returns its CompletedProcess."""
+    args = [QSEND, "-C", inst.conf, "-oi"]
+    args += list(extra_args) if extra_args else ["-odq"]
+    args += ["-f", sender, "--"] + list(rcpts)
+    return subprocess.run(args, input=body, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=timeout)
+
+
+def queue_body(inst, qid):
+    """The message part of queue/QID (what qrun delivers), or None."""
+    try:
+        with open(os.path.join(inst.spool, "queue", qid), "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None
+    _, sep, rest = data.partition(b"\n\n")
+    return rest if sep else None
+
+
+def mbox_quote(body):
+    """mboxrd quoting: one more '>' before every line matching ^>*From ."""
+    return re.sub(rb"(?m)^(>*From )", rb">\1", body)
+
+
+def mbox_unquote(text):
+    """Undoes mboxrd quoting: one '>' less on lines matching ^>+From ."""
+    return re.sub(rb"(?m)^>(>*From )", rb"\1", text)
+
+
+def mbox_content(sender, body):
+    """What follows the From_ line in an mbox for a delivered message:
+    Return-Path, the quoted message, a newline if it lacked one, the
+    blank line that ends every message."""
+    if isinstance(sender, str):
+        sender = sender.encode()
+    out = b"Return-Path: <" + sender + b">\n" + mbox_quote(body)
+    if body and not body.endswith(b"\n"):
+        out += b"\n"
+    return out + b"\n"
+
+
+FROM_LINE = re.compile(
+    rb"From (\S+) (?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) "
+    rb"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    rb"[ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}\n")
+
+
+class MboxParse:
+    """A strict parse of an mbox written by one mailer that always ends a
+    message with a blank line: "From " begins a line only at a message
+    start, right after the blank line that ends the previous one.
+
+    messages: [(start, end, sender, content)], content being the bytes
+    after the From_ line up to and including the blank line.
+    tail: offset of a trailing piece that is not a whole message (or None).
+    error: why the mbox does not parse (or None)."""
+
+    def __init__(self, data, known=None):
+        """known: {content: anything}: when given, a chunk whose content is
+        not known is not a whole message: if last it is the tail, else
+        an error."""
+        self.messages = []
+        self.tail = None
+        self.error = None
+        if not data:
+            return
+        if not data.startswith(b"From "):
+            if b"From ".startswith(data):
+                self.tail = 0           # a From_ line cut short
+            else:
+                self.error = "does not begin with a From_ line: %r" % (
+                    data[:60],)
+            return
+        starts = [0] + [m.start() + 2
+                        for m in re.finditer(rb"\n\nFrom ", data)]
+        for k, s in enumerate(starts):
+            e = starts[k + 1] if k + 1 < len(starts) else len(data)
+            last = k + 1 == len(starts)
+            nl = data.find(b"\n", s, e)
+            m = FROM_LINE.match(data, s, nl + 1) if nl != -1 else None
+            if m is None:
+                if last and nl == -1:
+                    self.tail = s       # cut inside the From_ line
+                    return
+                self.error = "bad From_ line at offset %d: %r" % (
+                    s, data[s:min(e, s + 80)])
+                return
+            content = data[m.end():e]
+            # a message cut while its successor's From_ line was begun:
+            # "...\n\nFro" (fewer bytes than "From ")
+            cut = re.search(rb"\n\n(F|Fr|Fro|From)\Z", content) \
+                if last else None
+            whole = content.endswith(b"\n\n") and (
+                known is None or content in known)
+            if not whole and cut is not None and (
+                    known is None or content[:cut.start() + 2] in known):
+                self.messages.append((s, m.end() + cut.start() + 2,
+                                      m.group(1), content[:cut.start() + 2]))
+                self.tail = m.end() + cut.start() + 2
+                return
+            if whole:
+                self.messages.append((s, e, m.group(1), content))
+            elif last:
+                self.tail = s
+            else:
+                self.error = ("message at offset %d (%d bytes) is damaged "
+                              "or followed by another without its ending"
+                              % (s, e - s))
+                return
+
+
+def parse_mbox(data, known=None):
+    return MboxParse(data, known)
+
+
+def read_lock_info(path):
+    """A dotlock's content as inetmail writes it: (pid, size or None), or
+    (None, None) if it does not say, or None if there is no lock."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read(200)
+    except FileNotFoundError:
+        return None
+    m = re.match(rb"inetmail ([0-9]+) ([0-9]+|-)\n", text)
+    if not m:
+        return (None, None)
+    return (int(m.group(1)),
+            None if m.group(2) == b"-" else int(m.group(2)))
+
+
+def pid_alive(pid):
+    """True if pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+    except OSError:
+        return False
+    return st[st.rindex(")") + 2] != "Z"
+
+
+def group_members(pgid):
+    """Live (non-zombie) processes in process group pgid."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        rest = st[st.rindex(")") + 2:].split()
+        if rest[0] != "Z" and int(rest[2]) == pgid:
+            out.append(int(d))
+    return out
+
+
+def kill_group_wait(p, timeout=5):
+    """SIGKILLs the group of p (started with start_new_session=True),
+    reaps p and waits until no live member of the group is left (a
+    delivery child may outlive its parent for a moment)."""
+    kill_group(p, signal.SIGKILL)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not group_members(p.pid):
+            return True
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        time.sleep(0.002)
+    return False
+
+
+def hang_report(pgid):
+    """What the live members of a process group are doing: command line,
+    kernel wait channel and, if strace is installed, a few syscalls."""
+    out = []
+    for pid in group_members(pgid):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            with open("/proc/%d/wchan" % pid) as f:
+                wchan = f.read()
+            with open("/proc/%d/status" % pid) as f:
+                uid = re.search(r"^Uid:\s+(\d+)", f.read(), re.M).group(1)
+        except OSError:
+            continue
+        line = "pid %d uid %s [%s] %s" % (pid, uid, wchan, cmd.strip())
+        st = shutil.which("strace")
+        if st:
+            try:
+                r = subprocess.run(["timeout", "0.5", st, "-qq", "-p",
+                                    str(pid)], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, timeout=5)
+                calls = r.stderr.decode("utf-8", "replace").splitlines()
+                line += "; syscalls: " + " | ".join(calls[:6])
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        out.append(line)
+    return "; ".join(out) if out else "(no live process)"

@@ -34,6 +34,7 @@ static const char *conf_check_users(const char *);
 static const char *conf_check_mailbox(const char *);
 static const char *conf_check_resolver(const char *);
 static const char *conf_check_name(const char *);
+static const char *conf_check_yesno(const char *);
 
 #define OFF(f)	offsetof(struct conf, f)
 #define SZ(f)	sizeof(((struct conf *)0)->f)
@@ -72,6 +73,10 @@ static const struct conf_key {
 	{ "max_deliveries",	C_NUM,	OFF(max_deliveries), 0, NULL, 1, 1000 },
 	{ "program_timeout",	C_TIME,	OFF(program_timeout), 0, NULL, 1, 86400 },
 	{ "lock_timeout",	C_TIME,	OFF(lock_timeout), 0, NULL, 1, 86400 },
+	{ "pop3_timeout",	C_TIME,	OFF(pop3_timeout), 0, NULL, 1, 86400 },
+	{ "auth_delay",		C_TIME,	OFF(auth_delay), 0, NULL, 0, 60 },
+	{ "max_auth_failures",	C_NUM,	OFF(max_auth_failures), 0, NULL, 1, 100 },
+	{ "allow_plaintext",	C_STR,	OFF(allow_plaintext), SZ(allow_plaintext), conf_check_yesno, 0, 0 },
 	{ NULL,			C_STR,	0,		0, NULL, 0, 0 }
 };
 
@@ -86,6 +91,13 @@ conf_check_name(const char *v)
 {
 	return v[0] != '\0' && strpbrk(v, " \t/:") == NULL ? NULL :
 	    "must be a name (no spaces, slashes or colons)";
+}
+
+static const char *
+conf_check_yesno(const char *v)
+{
+	return strcmp(v, "yes") == 0 || strcmp(v, "no") == 0 ? NULL :
+	    "must be yes or no";
 }
 
 static const char *
@@ -166,6 +178,10 @@ conf_defaults(struct conf *c)
 	c->max_deliveries = 4;
 	c->program_timeout = 600;
 	c->lock_timeout = 60;
+	c->pop3_timeout = 600;		/* RFC 1939 3: at least 10 minutes */
+	c->auth_delay = 1;
+	c->max_auth_failures = 3;
+	strlcpy(c->allow_plaintext, "yes", sizeof(c->allow_plaintext));
 }
 
 static int
@@ -385,4 +401,19 @@ conf_read(struct conf *c, const char *path, char *err, size_t errlen)
 		return -1;
 	conf_finish(c);
 	return 0;
+}
+
+void
+conf_format_time(long long secs, char *out, size_t len)
+{
+	static const struct { long long s; const char *name; } u[] = {
+		{ 7 * 86400, "week" }, { 86400, "day" }, { 3600, "hour" },
+		{ 60, "minute" }, { 1, "second" }
+	};
+	size_t	i;
+
+	for (i = 0; i < 4 && (secs < u[i].s || secs % u[i].s != 0); i++)
+		;
+	snprintf(out, len, "%lld %s%s", secs / u[i].s, u[i].name,
+	    secs / u[i].s == 1 ? "" : "s");
 }

@@ -38,6 +38,11 @@ struct conf {
 	long long max_deliveries;		/* qruns delivering at once */
 	long long program_timeout;		/* |program deliveries */
 	long long lock_timeout;			/* waiting for a mailbox lock */
+	/* qpop3d */
+	long long pop3_timeout;			/* RFC 1939 3: autologout */
+	long long auth_delay;			/* after the first failed login */
+	long long max_auth_failures;		/* per connection */
+	char	 allow_plaintext[8];		/* yes/no: USER/PASS without TLS */
 };
 
 /* Fills in the built-in defaults (hostname from gethostname()). */
@@ -62,6 +67,8 @@ void	conf_finish(struct conf *);
  * when path is NULL), then conf_finish().  Returns 0 or -1 as conf_load().
  */
 int	conf_read(struct conf *, const char *path, char *err, size_t errlen);
+/* Writes secs in its largest whole unit: "1 second", "4 hours", "5 days". */
+void	conf_format_time(long long secs, char *out, size_t len);
 /* Parses "10", "10k", "5m", "1g" (octets).  Returns 0 or -1. */
 int	conf_parse_size(const char *, long long *);
 /* Parses "30", "30s", "5m", "16h", "5d", "1w" into seconds.  Returns 0 or -1. */

@@ -40,10 +40,8 @@ expand_next(const char *v, size_t len, size_t *off, char *item,
 			quoted = !quoted;
 			continue;
 		}
-		if (!quoted && v[i] == ',')
-			break;
-		if (v[i] == '\n' && !quoted)
-			continue;	/* a continuation line: keep going */
+		if (!quoted && (v[i] == ',' || v[i] == '\n'))
+			break;		/* one item a line in .forward files */
 		if (v[i] == '\0' || o + 1 >= itemlen) {
 			bad = 1;
 			continue;

@@ -169,10 +169,12 @@ mbox_dotlock(const char *path, const char *lock, time_t deadline, int stale,
 			if ((pid > 0 && pid != getpid() && kill((pid_t)pid, 0)
 			    == -1 && errno == ESRCH) ||
 			    time(NULL) - st.st_mtime > stale) {
-				if (pid > 0 && size >= 0)
-					*cut = size;	/* a killed delivery */
-				(void)unlink(lock);
-				continue;
+				if (unlink(lock) == 0 || errno == ENOENT) {
+					if (pid > 0 && size >= 0)
+						*cut = size;	/* killed */
+					continue;
+				}
+				/* cannot remove it: wait like for a live one */
 			}
 		}
 		if (time(NULL) >= deadline) {
@@ -301,6 +303,41 @@ mbox_write(int fd, const struct mbox_msg *m, int sep)
 out:
 	free(out);
 	return r;
+}
+
+int
+mbox_lock(const char *path, int fd, int lock_timeout, int stale, char *err,
+    size_t errlen)
+{
+	struct stat	 st;
+	char		 lock[1200];
+	time_t		 deadline = time(NULL) + lock_timeout;
+	long long	 cut;
+
+	if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock)) {
+		snprintf(err, errlen, "mailbox path too long");
+		return -1;
+	}
+	if (mbox_fcntl(fd, deadline) == -1) {
+		snprintf(err, errlen, "cannot lock %s: %s", path,
+		    errno == EAGAIN || errno == EACCES ? "locked" :
+		    strerror(errno));
+		return -1;
+	}
+	if (mbox_dotlock(path, lock, deadline, stale, &cut, err, errlen) == -1)
+		return -1;
+	if (fstat(fd, &st) == 0)
+		mbox_cut(fd, cut, st.st_size);
+	return 0;
+}
+
+void
+mbox_unlock(const char *path)
+{
+	char	lock[1200];
+
+	if (snprintf(lock, sizeof(lock), "%s.lock", path) < (int)sizeof(lock))
+		(void)unlink(lock);
 }
 
 enum mbox_result

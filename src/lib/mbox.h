@@ -34,6 +34,15 @@ struct mbox_msg {
 enum mbox_result mbox_append(const char *path, const struct mbox_msg *msg,
 	    int flags, int lock_timeout, int stale, char *err, size_t errlen);
 /*
+ * Takes the fcntl lock on fd and the dotlock path.lock, waiting at most
+ * lock_timeout seconds, and cuts off what a killed inetmail delivery left
+ * at the end.  Returns 0, or -1 with a reason in err.
+ */
+int	mbox_lock(const char *path, int fd, int lock_timeout, int stale,
+	    char *err, size_t errlen);
+/* Drops the dotlock; the fcntl lock goes when fd is closed. */
+void	mbox_unlock(const char *path);
+/*
  * The mboxrd quoting of one buffer, as a resumable machine: feed bytes,
  * get quoted bytes out.  Exposed for the tests and the fuzz target.
  */

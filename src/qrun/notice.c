@@ -100,7 +100,7 @@ notice_send(struct qrun *qr, struct qmsg *m, const int *which, size_t n,
 	struct spool_rcpt	 r;
 	struct buf		 b;
 	const char		*errstr, *host = qr->conf->hostname;
-	char			 date[64], arr[64], bnd[80], subj[80];
+	char			 date[64], arr[64], bnd[80], subj[80], span[32];
 	size_t			 i;
 	int			 rc = -1, failed = action[0] == 'f';
 
@@ -127,12 +127,13 @@ notice_send(struct qrun *qr, struct qmsg *m, const int *which, size_t n,
 	notice_date(qr->now, date, sizeof(date));
 	notice_date(m->env.arrival, arr, sizeof(arr));
 	snprintf(bnd, sizeof(bnd), "%s/%s", sm.id, host);
+	conf_format_time(qr->conf->queuewarn, span, sizeof(span));
 	if (failed)
 		strlcpy(subj, "Returned mail: see transcript for details",
 		    sizeof(subj));
 	else
 		snprintf(subj, sizeof(subj), "Warning: could not send message "
-		    "for past %lld hours", (long long)qr->conf->queuewarn / 3600);
+		    "for past %s", span);
 	buf_init(&b, NOTICE_BODYMAX + 65536);
 	if (spool_msg_env(&sm, &e) == -1 ||
 	    buf_printf(&b, "Received: by %s (inetmail) id %s; %s\n"

@@ -284,7 +284,7 @@ qrun_expire(struct qrun *qr, struct qmsg *m, int *which, size_t n)
 {
 	struct target	*t;
 	size_t		 i;
-	char		 last[512];
+	char		 last[512], span[32];
 
 	if (qr->now - m->env.arrival < qr->conf->queuereturn)
 		return n;
@@ -294,9 +294,9 @@ qrun_expire(struct qrun *qr, struct qmsg *m, int *which, size_t n)
 			continue;
 		strlcpy(last, t->error[0] ? t->error + (strlen(t->error) > 6 ?
 		    6 : 0) : "no attempt made", sizeof(last));
+		conf_format_time(qr->conf->queuereturn, span, sizeof(span));
 		snprintf(t->error, sizeof(t->error), "4.4.7 Could not deliver "
-		    "for %lld days: %s", (long long)qr->conf->queuereturn /
-		    86400, last);
+		    "for %s: %s", span, last);
 		t->status = T_FAILED;
 		m->dirty = 1;
 		qrun_report(qr, m, i);

@@ -223,6 +223,28 @@ qsend_trace(struct qsend *q, struct spool_msg *m, const struct qsend_hdrs *h,
 	return r;
 }
 
+/*
+ * The envelope sender from -f: "<>" for the null sender, else an address,
+ * qualified with the hostname when it has no domain.  Returns 0 or -1.
+ */
+static int
+qsend_sender(struct qsend *q, char *out, size_t len)
+{
+	struct addr	 a;
+	const char	*errstr;
+	size_t		 used;
+
+	if (addr_parse(q->sender, strlen(q->sender), ADDR_F_RELAXED |
+	    ADDR_F_UTF8, &a, &used, &errstr) == -1 ||
+	    used != strlen(q->sender)) {
+		fprintf(stderr, "qsend: %s: bad sender address\n", q->sender);
+		return -1;
+	}
+	if (!a.null && a.domain[0] == '\0')
+		strlcpy(a.domain, q->conf->hostname, sizeof(a.domain));
+	return addr_format(&a, out, len) == -1 ? -1 : 0;
+}
+
 /* Asks qrun to deliver now; with -v prints what it reports. */
 static void
 qsend_trigger(struct qsend *q, const char *id)
@@ -283,11 +305,13 @@ qsend_submit(struct qsend *q)
 		return EX_USAGE;
 	}
 	memset(&e, 0, sizeof(e));
-	if (q->sender != NULL)
-		strlcpy(from, q->sender, sizeof(from));
-	else
-		snprintf(from, sizeof(from), "%s@%s", login, q->conf->hostname);
-	strlcpy(e.sender, strcmp(from, "<>") == 0 ? "" : from, sizeof(e.sender));
+	snprintf(from, sizeof(from), "%s@%s", login, q->conf->hostname);
+	strlcpy(e.sender, from, sizeof(e.sender));
+	if (q->sender != NULL && qsend_sender(q, e.sender, sizeof(e.sender))
+	    == -1)
+		return EX_DATAERR;
+	if (e.sender[0] != '\0')
+		strlcpy(from, e.sender, sizeof(from));
 	e.arrival = time(NULL);
 	strlcpy(e.proto, "local", sizeof(e.proto));
 	if ((e.rcpts = calloc((size_t)n, sizeof(*r))) == NULL)

@@ -1,0 +1,517 @@
+/*
+ * The mbox maildrop for qpop3d.  Runs as the mailbox owner.  The mailbox
+ * holds mail from anyone: the scanner is a bounded machine over bytes.
+ */
+#include "config.h"
+
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "compat.h"
+#include "mbox.h"
+#include "mstore.h"
+
+#define MSTORE_CHUNK	65536
+#define MSTORE_HASHHDR	65536	/* header bytes that make the UID */
+#define MSTORE_STALE	300
+
+void
+mstore_scan_init(struct mstore_scan *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->prevblank = 1;		/* the file start counts as after a blank */
+}
+
+void
+mstore_scan_free(struct mstore_scan *s)
+{
+	if (s->md != NULL)
+		EVP_MD_CTX_free(s->md);
+	free(s->m);
+	s->md = NULL;
+	s->m = NULL;
+}
+
+/* Closes the current message at off (its end, separator excluded). */
+static void
+mstore_close_msg(struct mstore_scan *s, off_t end, off_t next, int blank)
+{
+	struct mstore_msg	*m;
+	unsigned char		 dig[EVP_MAX_MD_SIZE];
+	unsigned int		 dl = 0, i;
+
+	if (s->n == 0)
+		return;
+	m = &s->m[s->n - 1];
+	if (m->next != 0)
+		return;			/* already closed */
+	m->end = end;
+	m->next = next;
+	if (blank && m->size >= 2)
+		m->size -= 2;		/* the separating blank line */
+	if (s->md != NULL && EVP_DigestFinal_ex(s->md, dig, &dl) == 1)
+		for (i = 0; i < dl && i * 2 < MSTORE_UIDLEN; i++)
+			snprintf(m->uid + i * 2, 3, "%02x", dig[i]);
+}
+
+static void
+mstore_new_msg(struct mstore_scan *s, off_t start)
+{
+	struct mstore_msg	*m;
+	size_t			 ncap;
+
+	mstore_close_msg(s, start - 1, start, 1);
+	if (s->n >= MSTORE_MAX) {
+		s->error = 1;
+		return;
+	}
+	if (s->n == s->cap) {
+		ncap = s->cap ? s->cap * 2 : 256;
+		if ((m = reallocarray(s->m, ncap, sizeof(*m))) == NULL) {
+			s->error = 1;
+			return;
+		}
+		s->m = m;
+		s->cap = ncap;
+	}
+	m = &s->m[s->n++];
+	memset(m, 0, sizeof(*m));
+	m->start = start;
+	if (s->md == NULL && (s->md = EVP_MD_CTX_new()) == NULL)
+		s->error = 1;
+	else if (EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1)
+		s->error = 1;
+	s->hdrleft = MSTORE_HASHHDR;
+}
+
+/* The line that started at s->ls ends at lf (the LF's offset). */
+static void
+mstore_line_end(struct mstore_scan *s, off_t lf)
+{
+	struct mstore_msg	*m = s->n ? &s->m[s->n - 1] : NULL;
+	off_t			 len = lf - s->ls - (s->cr ? 1 : 0);
+
+	s->blankline = len == 0;
+	if (s->from && s->prevblank) {
+		mstore_new_msg(s, s->ls);
+		if (s->n > 0 && !s->error)
+			s->m[s->n - 1].body = lf + 1;
+	} else if (m != NULL) {
+		m->size += (size_t)len + 2 + (s->dot ? 1 : 0) -
+		    (s->quoted ? 1 : 0);
+		if (s->blankline)
+			s->hdrleft = 0;	/* the header section is over */
+	}
+	s->prevblank = s->blankline;
+	s->ls = lf + 1;
+	s->gt = s->fm = 0;
+	s->decided = s->quoted = s->dot = s->from = s->cr = 0;
+}
+
+/* Hashes header bytes of the current message into its UID. */
+static void
+mstore_hash(struct mstore_scan *s, const char *p, size_t k)
+{
+	if (s->n == 0 || s->hdrleft == 0 || s->md == NULL)
+		return;
+	if (k > s->hdrleft)
+		k = s->hdrleft;
+	(void)EVP_DigestUpdate(s->md, p, k);
+	s->hdrleft -= k;
+}
+
+void
+mstore_scan_feed(struct mstore_scan *s, const char *p, size_t n)
+{
+	size_t		 i = 0, k;
+	const char	*lf;
+	char		 c;
+
+	while (i < n && !s->error) {
+		if (s->decided) {	/* the rest of the line, at once */
+			lf = memchr(p + i, '\n', n - i);
+			k = lf ? (size_t)(lf - (p + i)) : n - i;
+			if (k > 0)
+				s->cr = p[i + k - 1] == '\r';
+			mstore_hash(s, p + i, lf ? k + 1 : k);
+			s->pos += (off_t)k;
+			i += k;
+			if (lf == NULL)
+				continue;
+			mstore_line_end(s, s->pos);
+			s->pos++;
+			i++;
+			continue;
+		}
+		c = p[i];
+		mstore_hash(s, p + i, 1);
+		if (c == '\n') {
+			mstore_line_end(s, s->pos);
+		} else if (s->pos == s->ls && c == '.') {
+			s->dot = s->decided = 1;
+		} else if (s->fm == 0 && c == '>' && s->gt < 1024) {
+			s->gt++;
+		} else if (c == "From "[s->fm]) {
+			if (++s->fm == 5) {
+				s->quoted = s->gt > 0;
+				s->from = s->gt == 0;
+				s->decided = 1;
+			}
+		} else {
+			s->decided = 1;
+			s->cr = c == '\r';
+		}
+		s->pos++;
+		i++;
+	}
+}
+
+static int
+mstore_uidcmp(const void *a, const void *b)
+{
+	const struct mstore_msg *x = *(struct mstore_msg *const *)a;
+	const struct mstore_msg *y = *(struct mstore_msg *const *)b;
+	int r = strcmp(x->uid, y->uid);
+
+	return r != 0 ? r : (x->start > y->start) - (x->start < y->start);
+}
+
+int
+mstore_scan_end(struct mstore_scan *s)
+{
+	struct mstore_msg	**v;
+	size_t			  i, k;
+	int			  dup = 0;
+
+	if (s->pos > s->ls) {		/* a last line without LF */
+		s->cr = 0;
+		mstore_line_end(s, s->pos);
+	}
+	mstore_close_msg(s, s->prevblank && s->pos > 0 ? s->pos - 1 : s->pos,
+	    s->pos, s->prevblank && s->n > 0 && s->m[s->n - 1].body < s->pos);
+	if (s->error)
+		return -1;
+	if (s->n < 2)
+		return 0;
+	/* identical messages get "-2", "-3" ... in mailbox order */
+	if ((v = calloc(s->n, sizeof(*v))) == NULL)
+		return -1;
+	for (i = 0; i < s->n; i++)
+		v[i] = &s->m[i];
+	qsort(v, s->n, sizeof(*v), mstore_uidcmp);
+	for (i = 1; i < s->n; i++) {
+		k = strlen(v[i - 1]->uid) > MSTORE_UIDLEN ? 1 : 0;
+		if (strncmp(v[i]->uid, v[i - 1]->uid, MSTORE_UIDLEN) == 0) {
+			dup = k ? dup + 1 : 2;
+			snprintf(v[i]->uid + MSTORE_UIDLEN, 4, "-%d",
+			    dup > 999 ? 999 : dup);
+		} else
+			dup = 0;
+	}
+	free(v);
+	return 0;
+}
+
+int
+mstore_open(struct mstore *st, const char *path, int lock_timeout, char *err,
+    size_t errlen)
+{
+	struct mstore_scan	 s;
+	char			*buf;
+	ssize_t			 n;
+	off_t			 off = 0;
+	struct stat		 sb;
+
+	memset(st, 0, sizeof(*st));
+	st->fd = -1;
+	if (strlcpy(st->path, path, sizeof(st->path)) >= sizeof(st->path)) {
+		snprintf(err, errlen, "mailbox path too long");
+		return -1;
+	}
+	if ((st->fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return 0;	/* no mail yet */
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(st->fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "%s is not a regular file", path);
+		return -1;
+	}
+	st->exists = 1;
+	if (flock(st->fd, LOCK_EX | LOCK_NB) == -1)
+		return 1;		/* another session has it */
+	if (mbox_lock(path, st->fd, lock_timeout, MSTORE_STALE, err, errlen)
+	    == -1)
+		return -1;
+	if ((buf = malloc(MSTORE_CHUNK)) == NULL) {
+		mbox_unlock(path);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	mstore_scan_init(&s);
+	while ((n = pread(st->fd, buf, MSTORE_CHUNK, off)) > 0) {
+		mstore_scan_feed(&s, buf, (size_t)n);
+		off += n;
+	}
+	mbox_unlock(path);		/* the fcntl lock goes with it */
+	free(buf);
+	{
+		struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+		(void)fcntl(st->fd, F_SETLK, &fl);
+	}
+	if (n == -1 || mstore_scan_end(&s) == -1) {
+		snprintf(err, errlen, "cannot read %s: %s", path, n == -1 ?
+		    strerror(errno) : "too many messages or out of memory");
+		mstore_scan_free(&s);
+		return -1;
+	}
+	st->snap = off;
+	st->n = s.n;
+	st->m = s.m;
+	s.m = NULL;
+	mstore_scan_free(&s);
+	return 0;
+}
+
+struct mstore_out {
+	int	(*out)(void *, const char *, size_t);
+	void	*arg;
+	char	 buf[MSTORE_CHUNK + 8];
+	size_t	 len;
+};
+
+static int
+mstore_put(struct mstore_out *o, const char *p, size_t n)
+{
+	if (o->len + n > sizeof(o->buf)) {
+		if (o->out(o->arg, o->buf, o->len) == -1)
+			return -1;
+		o->len = 0;
+	}
+	if (n > sizeof(o->buf))
+		return o->out(o->arg, p, n);
+	memcpy(o->buf + o->len, p, n);
+	o->len += n;
+	return 0;
+}
+
+/*
+ * One line (or, for a line longer than the buffer, one piece of it) in
+ * POP3 form.  bol: the piece starts the line; eol: it ends it.
+ */
+static int
+mstore_put_line(struct mstore_out *o, const char *l, size_t ll, int bol,
+    int eol)
+{
+	size_t	gt = 0;
+
+	if (eol && ll > 0 && l[ll - 1] == '\r')
+		ll--;
+	if (bol) {
+		while (gt < ll && l[gt] == '>')
+			gt++;
+		if (gt > 0 && ll - gt >= 5 && memcmp(l + gt, "From ", 5) == 0) {
+			l++;			/* undo mboxrd quoting */
+			ll--;
+		}
+		if (ll > 0 && l[0] == '.' && mstore_put(o, ".", 1) == -1)
+			return -1;
+	}
+	if (mstore_put(o, l, ll) == -1)
+		return -1;
+	return eol ? mstore_put(o, "\r\n", 2) : 0;
+}
+
+int
+mstore_send(struct mstore *st, size_t i, long top, int (*out)(void *,
+    const char *, size_t), void *arg)
+{
+	struct mstore_msg	*m = &st->m[i];
+	struct mstore_out	*o;
+	char			*buf;
+	const char		*l, *lf;
+	off_t			 off = m->body;
+	size_t			 have = 0, pos, ll;
+	ssize_t			 n;
+	long			 body_lines = -1;	/* -1: in the header */
+	int			 r = -1, bol = 1, eof;
+
+	if ((o = malloc(sizeof(*o))) == NULL)
+		return -1;
+	if ((buf = malloc(MSTORE_CHUNK)) == NULL) {
+		free(o);
+		return -1;
+	}
+	o->out = out;
+	o->arg = arg;
+	o->len = 0;
+	while (off < m->end) {
+		n = pread(st->fd, buf + have, MSTORE_CHUNK - have, off);
+		if (n <= 0)
+			goto out;
+		if (off + n > m->end)
+			n = (ssize_t)(m->end - off);
+		off += n;
+		have += (size_t)n;
+		eof = off >= m->end;
+		for (pos = 0; pos < have; pos += ll + (lf ? 1 : 0)) {
+			if (top >= 0 && body_lines >= top)
+				goto done;
+			l = buf + pos;
+			lf = memchr(l, '\n', have - pos);
+			ll = lf ? (size_t)(lf - l) : have - pos;
+			if (lf == NULL && !eof && pos > 0)
+				break;		/* refill to finish the line */
+			if (mstore_put_line(o, l, ll, bol, lf != NULL || eof)
+			    == -1)
+				goto out;
+			bol = lf != NULL || eof;
+			if (!bol)
+				continue;
+			if (body_lines >= 0)
+				body_lines++;
+			else if (ll == 0 || (ll == 1 && l[0] == '\r'))
+				body_lines = 0;	/* the blank line ends the header */
+		}
+		memmove(buf, buf + pos, have - pos);
+		have -= pos;
+	}
+done:
+	r = o->len > 0 ? o->out(o->arg, o->buf, o->len) : 0;
+out:
+	free(buf);
+	free(o);
+	return r;
+}
+
+/* Copies [from, to) of the old mailbox to fd. */
+static int
+mstore_copy(int in, int out, off_t from, off_t to, char *buf)
+{
+	ssize_t	n, w;
+	size_t	k;
+
+	while (from < to) {
+		k = (size_t)(to - from) < MSTORE_CHUNK ? (size_t)(to - from) :
+		    MSTORE_CHUNK;
+		if ((n = pread(in, buf, k, from)) <= 0)
+			return -1;
+		for (w = 0; w < n; ) {
+			ssize_t x = write(out, buf + w, (size_t)(n - w));
+			if (x == -1 && errno == EINTR)
+				continue;
+			if (x <= 0)
+				return -1;
+			w += x;
+		}
+		from += n;
+	}
+	return 0;
+}
+
+static int
+mstore_syncdir(const char *path)
+{
+	char	dir[1100], *slash;
+	int	fd, r;
+
+	strlcpy(dir, path, sizeof(dir));
+	if ((slash = strrchr(dir, '/')) == NULL)
+		strlcpy(dir, ".", sizeof(dir));
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+int
+mstore_commit(struct mstore *st, int lock_timeout, char *err, size_t errlen)
+{
+	struct stat	 sb, lsb;
+	char		 tmp[1200], *buf = NULL;
+	size_t		 i, gone = 0;
+	int		 fd = -1, saved;
+
+	for (i = 0; i < st->n; i++)
+		gone += st->m[i].deleted != 0;
+	if (gone == 0 || st->fd == -1)
+		return 0;
+	if (mbox_lock(st->path, st->fd, lock_timeout, MSTORE_STALE, err,
+	    errlen) == -1)
+		return -1;
+	if (fstat(st->fd, &sb) == -1 || lstat(st->path, &lsb) == -1 ||
+	    sb.st_ino != lsb.st_ino || sb.st_dev != lsb.st_dev ||
+	    sb.st_size < st->snap) {
+		snprintf(err, errlen, "the mailbox was changed by another "
+		    "program; nothing deleted");
+		goto fail;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.qpop3d-%ld", st->path, (long)getpid());
+	(void)unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, sb.st_mode & 07777)) == -1 ||
+	    (buf = malloc(MSTORE_CHUNK)) == NULL) {
+		snprintf(err, errlen, "cannot write %s: %s", tmp,
+		    strerror(errno));
+		goto fail;
+	}
+	(void)fchown(fd, (uid_t)-1, sb.st_gid);
+	(void)fchmod(fd, sb.st_mode & 07777);
+	/* whatever stands before the first message is kept as it is */
+	if (st->n > 0 && mstore_copy(st->fd, fd, 0, st->m[0].start, buf) == -1)
+		goto ioerr;
+	for (i = 0; i < st->n; i++)
+		if (!st->m[i].deleted && mstore_copy(st->fd, fd,
+		    st->m[i].start, st->m[i].next, buf) == -1)
+			goto ioerr;
+	/* what arrived during the session */
+	if (mstore_copy(st->fd, fd, st->snap, sb.st_size, buf) == -1 ||
+	    fsync(fd) == -1)
+		goto ioerr;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto ioerr;
+	}
+	fd = -1;
+	if (rename(tmp, st->path) == -1 || mstore_syncdir(st->path) == -1)
+		goto ioerr;
+	free(buf);
+	mbox_unlock(st->path);
+	return (int)gone;
+ioerr:
+	saved = errno;
+	snprintf(err, errlen, "cannot rewrite %s: %s", st->path,
+	    strerror(saved));
+fail:
+	if (fd != -1)
+		close(fd);
+	if (buf != NULL)
+		(void)unlink(tmp);
+	free(buf);
+	mbox_unlock(st->path);
+	return -1;
+}
+
+void
+mstore_close(struct mstore *st)
+{
+	if (st->fd != -1)
+		close(st->fd);
+	free(st->m);
+	st->m = NULL;
+	st->fd = -1;
+}
