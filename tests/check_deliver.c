@@ -155,6 +155,7 @@ msgfile(const char *body, off_t *off)
 START_TEST(mbox_append_and_cut)
 {
 	struct mbox_msg	 m;
+	struct stat	 sb;
 	char		 mbox[128], lock[140], err[256], *txt;
 	size_t		 len;
 	int		 fd;
@@ -173,8 +174,22 @@ START_TEST(mbox_append_and_cut)
 	    "Subject: x\n\n>From here\nlast line\n\n");
 	/* a killed delivery: its lock records the old size, junk follows */
 	snprintf(lock, sizeof(lock), "%s.lock", mbox);
+	ck_assert_int_eq(stat(mbox, &sb), 0);
 	fd = open(lock, O_WRONLY | O_CREAT, 0644);
-	dprintf(fd, "inetmail 999999 %zu\n", len);
+	/* another file's record (a different inode) is not trusted */
+	dprintf(fd, "inetmail 999999 %zu %llu\n", len,
+	    (unsigned long long)sb.st_ino + 1);
+	close(fd);
+	fd = open(mbox, O_WRONLY | O_APPEND);
+	ck_assert_int_eq(write(fd, "From x\n\n", 8), 8);
+	close(fd);
+	ck_assert_int_eq(mbox_append(mbox, &m, MBOX_F_OWNED, 5, 300, err,
+	    sizeof(err)), MBOX_OK);
+	txt = slurp(mbox, &len);
+	ck_assert_ptr_nonnull(strstr(txt, "\n\nFrom x\n\nFrom a@b.org "));
+	fd = open(lock, O_WRONLY | O_CREAT, 0644);
+	dprintf(fd, "inetmail 999999 %zu %llu\n", len,
+	    (unsigned long long)sb.st_ino);
 	close(fd);
 	fd = open(mbox, O_WRONLY | O_APPEND);
 	ck_assert_int_eq(write(fd, "From cut off\nhalf", 17), 17);

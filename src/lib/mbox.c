@@ -101,7 +101,8 @@ mbox_writeall(int fd, const char *p, size_t n)
 
 /* Lock content: "inetmail PID SIZE\n" while appending, "inetmail PID -\n" after. */
 static int
-mbox_lockinfo(const char *lock, long *pid, long long *size)
+mbox_lockinfo(const char *lock, long *pid, long long *size,
+    unsigned long long *ino)
 {
 	char	buf[128], *e;
 	ssize_t	n;
@@ -109,6 +110,7 @@ mbox_lockinfo(const char *lock, long *pid, long long *size)
 
 	*pid = 0;
 	*size = -1;
+	*ino = 0;
 	if ((fd = open(lock, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return -1;
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -119,8 +121,11 @@ mbox_lockinfo(const char *lock, long *pid, long long *size)
 	if (strncmp(buf, "inetmail ", 9) != 0)
 		return 0;
 	*pid = strtol(buf + 9, &e, 10);
-	if (*e == ' ' && e[1] != '-')
-		*size = strtoll(e + 1, NULL, 10);
+	if (*e == ' ' && e[1] != '-') {
+		*size = strtoll(e + 1, &e, 10);
+		if (*e == ' ')
+			*ino = strtoull(e + 1, NULL, 10);
+	}
 	return 0;
 }
 
@@ -130,15 +135,17 @@ mbox_lockinfo(const char *lock, long *pid, long long *size)
  */
 static int
 mbox_dotlock(const char *path, const char *lock, time_t deadline, int stale,
-    long long *cut, char *err, size_t errlen)
+    long long *cut, unsigned long long *cutino, char *err, size_t errlen)
 {
 	char		 tmp[1200], *slash;
 	struct stat	 st;
 	long		 pid;
 	long long	 size;
+	unsigned long long ino;
 	int		 fd, n;
 
 	*cut = -1;
+	*cutino = 0;
 	n = snprintf(tmp, sizeof(tmp), "%s", path);
 	if ((slash = strrchr(tmp, '/')) == NULL || n < 0 ||
 	    (size_t)n >= sizeof(tmp) - 40) {
@@ -165,13 +172,15 @@ mbox_dotlock(const char *path, const char *lock, time_t deadline, int stale,
 		}
 		(void)unlink(tmp);
 		if (lstat(lock, &st) == 0) {
-			mbox_lockinfo(lock, &pid, &size);
+			mbox_lockinfo(lock, &pid, &size, &ino);
 			if ((pid > 0 && pid != getpid() && kill((pid_t)pid, 0)
 			    == -1 && errno == ESRCH) ||
 			    time(NULL) - st.st_mtime > stale) {
 				if (unlink(lock) == 0 || errno == ENOENT) {
-					if (pid > 0 && size >= 0)
+					if (pid > 0 && size >= 0) {
 						*cut = size;	/* killed */
+						*cutino = ino;
+					}
 					continue;
 				}
 				/* cannot remove it: wait like for a live one */
@@ -252,11 +261,12 @@ mbox_open(const char *path, int flags, gid_t group, char *err, size_t errlen,
 
 /* Cuts off what a killed delivery left, if it looks like ours. */
 static void
-mbox_cut(int fd, long long cut, off_t size)
+mbox_cut(int fd, long long cut, unsigned long long ino, const struct stat *st)
 {
 	char	head[6];
 
-	if (cut < 0 || cut >= size)
+	/* only the file the killed delivery wrote, only past its old end */
+	if (cut < 0 || cut >= st->st_size || ino != (unsigned long long)st->st_ino)
 		return;
 	if (pread(fd, head, sizeof(head), (off_t)cut) == (ssize_t)sizeof(head)
 	    && (memcmp(head, "From ", 5) == 0 || memcmp(head, "\nFrom ", 6)
@@ -279,7 +289,8 @@ mbox_write(int fd, const struct mbox_msg *m, int sep)
 
 	if ((out = malloc(2 * MBOX_CHUNK + 2048)) == NULL)
 		return -1;
-	l = snprintf(from, sizeof(from), "%sFrom %s %s", sep ? "\n" : "",
+	l = snprintf(from, sizeof(from), "%sFrom %s %s", sep == 2 ? "\n\n" :
+	    sep == 1 ? "\n" : "",
 	    m->sender[0] ? m->sender : "MAILER-DAEMON", ctime(&now));
 	if (l < 0 || (size_t)l >= sizeof(from) ||
 	    mbox_writeall(fd, from, (size_t)l) == -1 ||
@@ -313,6 +324,7 @@ mbox_lock(const char *path, int fd, int lock_timeout, int stale, char *err,
 	char		 lock[1200];
 	time_t		 deadline = time(NULL) + lock_timeout;
 	long long	 cut;
+	unsigned long long cutino;
 
 	if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock)) {
 		snprintf(err, errlen, "mailbox path too long");
@@ -324,10 +336,11 @@ mbox_lock(const char *path, int fd, int lock_timeout, int stale, char *err,
 		    strerror(errno));
 		return -1;
 	}
-	if (mbox_dotlock(path, lock, deadline, stale, &cut, err, errlen) == -1)
+	if (mbox_dotlock(path, lock, deadline, stale, &cut, &cutino, err,
+	    errlen) == -1)
 		return -1;
 	if (fstat(fd, &st) == 0)
-		mbox_cut(fd, cut, st.st_size);
+		mbox_cut(fd, cut, cutino, &st);
 	return 0;
 }
 
@@ -349,12 +362,15 @@ mbox_append(const char *path, const struct mbox_msg *msg, int flags,
 	char			 lock[1200], tail[2], info[64];
 	time_t			 deadline = time(NULL) + lock_timeout;
 	long long		 cut;
+	unsigned long long	 cutino;
 	int			 fd, lfd, sep = 0, saved;
 
 	if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock)) {
-		snprintf(err, errlen, "mailbox path too long");
+		snprintf(err, errlen, "5.3.0 mailbox path too long");
 		return MBOX_PERM;
 	}
+	if (flags & MBOX_F_NODOTLOCK)
+		lock[0] = '\0';	/* no dotlock to take, write or remove */
 again:
 	if ((fd = mbox_open(path, flags, msg->group, err, errlen, &why)) == -1)
 		return why;
@@ -365,7 +381,10 @@ again:
 		close(fd);
 		return MBOX_TEMP;
 	}
-	if (mbox_dotlock(path, lock, deadline, stale, &cut, err, errlen) == -1) {
+	cut = -1;
+	cutino = 0;
+	if (!(flags & MBOX_F_NODOTLOCK) && mbox_dotlock(path, lock, deadline,
+	    stale, &cut, &cutino, err, errlen) == -1) {
 		close(fd);
 		return MBOX_TEMP;
 	}
@@ -386,20 +405,23 @@ again:
 		}
 		goto again;
 	}
-	mbox_cut(fd, cut, st.st_size);
+	mbox_cut(fd, cut, cutino, &st);
 	if (fstat(fd, &st) == -1)
 		goto fail;
 	/* record the old size, so a kill from here on can be undone */
 	if ((lfd = open(lock, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) != -1) {
-		int l = snprintf(info, sizeof(info), "inetmail %ld %lld\n",
-		    (long)getpid(), (long long)st.st_size);
+		int l = snprintf(info, sizeof(info), "inetmail %ld %lld %llu\n",
+		    (long)getpid(), (long long)st.st_size,
+		    (unsigned long long)st.st_ino);
 		(void)!write(lfd, info, (size_t)l);
 		close(lfd);
 	}
-	if (st.st_size >= 2 && pread(fd, tail, 2, st.st_size - 2) == 2 &&
-	    (tail[0] != '\n' || tail[1] != '\n'))
-		sep = 1;		/* another writer left no blank line */
-	else if (st.st_size == 1)
+	/* another writer may have left no blank line, or no newline at all */
+	if (st.st_size >= 1 && pread(fd, tail + 1, 1, st.st_size - 1) == 1 &&
+	    tail[1] != '\n')
+		sep = 2;
+	else if (st.st_size >= 2 && pread(fd, tail, 1, st.st_size - 2) == 1 &&
+	    tail[0] != '\n')
 		sep = 1;
 	if (mbox_write(fd, msg, sep) == -1 || fsync(fd) == -1) {
 		saved = errno;

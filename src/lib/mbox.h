@@ -16,6 +16,7 @@ enum mbox_result { MBOX_OK = 0, MBOX_TEMP, MBOX_PERM };
 
 #define MBOX_F_OWNED	0x01	/* must belong to the caller (mailboxes) */
 #define MBOX_F_CREATE	0x02	/* may be created */
+#define MBOX_F_NODOTLOCK 0x04	/* fcntl only: a file named in aliases */
 
 struct mbox_msg {
 	int		 fd;		/* the queue file */

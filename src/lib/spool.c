@@ -36,7 +36,10 @@ spool_layout(const char *dir)
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		if (mkdir(path, 0770) == -1 && errno != EEXIST)
+		/* setgid: files root's qrun makes keep the spool group */
+		if (mkdir(path, 0770) == 0)
+			(void)chmod(path, 02770);
+		else if (errno != EEXIST)
 			return -1;
 	}
 	return 0;

@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,7 +92,12 @@ spool_list(const struct conf *c, FILE *out)
 	int		  n, i, count = 0;
 
 	snprintf(dir, sizeof(dir), "%s/queue", c->spool);
-	if ((n = scandir(dir, &ents, list_isid, list_sort)) <= 0) {
+	if ((n = scandir(dir, &ents, list_isid, list_sort)) == -1 &&
+	    errno != ENOENT) {
+		fprintf(stderr, "%s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (n <= 0) {
 		fprintf(out, "Mail queue is empty\n");
 		if (n == 0)
 			free(ents);

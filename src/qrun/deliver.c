@@ -130,6 +130,19 @@ deliver_readfile(const char *path, struct stat *st, uid_t want, int any)
 static int deliver_expand(struct qrun *, struct qmsg *, size_t, const char *,
     const char *, const char *, int);
 
+/* Does item name self: "samt", or "samt@" one of our domains? */
+static int
+deliver_is_self(struct qrun *qr, const char *item, const char *self)
+{
+	const char	*at = strrchr(item, '@');
+	size_t		 sl = strlen(self);
+
+	if (at == NULL)
+		return strcasecmp(item, self) == 0;
+	return (size_t)(at - item) == sl && strncasecmp(item, self, sl) == 0 &&
+	    relay_local_domain(qr->conf, at + 1) == 1;
+}
+
 /* Adds the targets that one item of an alias or .forward names. */
 static void
 deliver_item(struct qrun *qr, struct qmsg *m, size_t i, enum expand_kind k,
@@ -167,10 +180,10 @@ deliver_item(struct qrun *qr, struct qmsg *m, size_t i, enum expand_kind k,
 	case E_ADDR:
 		break;
 	}
-	if (self != NULL && strcasecmp(item, self) == 0) {
+	if (self != NULL && deliver_is_self(qr, item, self)) {
 		/* "samt: samt, ..." or a .forward naming its owner */
-		snprintf(addr, sizeof(addr), "%s@%s", item, qr->conf->hostname);
-		deliver_add_mbox(qr, m, i, item, addr);
+		snprintf(addr, sizeof(addr), "%s@%s", self, qr->conf->hostname);
+		deliver_add_mbox(qr, m, i, self, addr);
 		return;
 	}
 	if (strchr(item, '@') == NULL)
@@ -265,6 +278,7 @@ deliver_resolve(struct qrun *qr, struct qmsg *m, size_t i, int depth)
 {
 	struct user	 u;
 	char		 addr[STATE_ADDRMAX], name[ADDR_LOCALMAX + 1], *at, *plus;
+	char		 lname[ADDR_LOCALMAX + 1];
 	const char	*domain;
 	size_t		 k;
 	int		 r;
@@ -293,10 +307,16 @@ deliver_resolve(struct qrun *qr, struct qmsg *m, size_t i, int depth)
 		return;
 	}
 	for (k = 0; name[k] != '\0'; k++)
-		name[k] = (char)tolower((unsigned char)name[k]);
-	if ((r = deliver_alias(qr, m, i, name)) == 0 &&
-	    (plus = strchr(name, '+')) != NULL && plus != name) {
+		lname[k] = (char)tolower((unsigned char)name[k]);
+	lname[k] = '\0';
+	if ((r = deliver_alias(qr, m, i, lname)) == 0 &&
+	    (plus = strchr(lname, '+')) != NULL && plus != lname) {
 		*plus = '\0';
+		r = deliver_alias(qr, m, i, lname);
+	}
+	if (r == 0 && strcmp(lname, "postmaster") == 0) {
+		/* RFC 5321 4.5.1: postmaster exists; without an alias, root's */
+		strlcpy(name, "root", sizeof(name));
 		r = deliver_alias(qr, m, i, name);
 	}
 	if (r != 0) {
@@ -305,8 +325,6 @@ deliver_resolve(struct qrun *qr, struct qmsg *m, size_t i, int depth)
 			    "aliases file", sizeof(m->st.t[i].error));
 		return;
 	}
-	if (strcmp(name, "postmaster") == 0)
-		strlcpy(name, "root", sizeof(name));	/* RFC 5321 4.5.1 */
 	if ((plus = strchr(name, '+')) != NULL && plus != name)
 		*plus = '\0';
 	if ((r = users_lookup_fold(qr->conf->users, name, &u)) != 1) {
@@ -323,14 +341,91 @@ deliver_resolve(struct qrun *qr, struct qmsg *m, size_t i, int depth)
 	strlcpy(m->st.t[i].owner, u.name, sizeof(m->st.t[i].owner));
 }
 
-/* Becomes the owner in the delivery child (never root). */
+/*
+ * Becomes the owner in the delivery child.  Programs and files never run
+ * as root; root's own mailbox is written as root, like mail.local does.
+ */
 static int
-deliver_become(struct qrun *qr, struct user *u, gid_t extra)
+deliver_become(struct qrun *qr, struct user *u, gid_t extra, int mailbox)
 {
+	if (geteuid() == 0 && u->uid == 0 && mailbox)
+		return 0;
 	if (geteuid() == 0 && u->uid == 0 &&
 	    deliver_who(qr, qr->conf->default_user, u) == -1)
 		return -1;
 	return mailbox_become(u->uid, u->gid, extra);
+}
+
+/*
+ * Feeds the program its input and collects its output (printable, at most
+ * outlen - 1 bytes kept) without ever blocking past the deadline: a
+ * program that reads nothing, or writes much, cannot hang the delivery.
+ * Returns 0 when the program closed its output, -1 at the deadline.
+ */
+static int
+deliver_feed(struct qmsg *m, int in, int outfd, const char *headers,
+    time_t deadline, char *out, size_t outlen)
+{
+	struct pollfd	 pfd[2];
+	char		 buf[65536], rd[4096];
+	size_t		 have, sent = 0, got = 0, hl = strlen(headers);
+	off_t		 off = (off_t)m->hdrlen;
+	ssize_t		 r;
+	int		 nfd, i;
+
+	(void)fcntl(in, F_SETFL, fcntl(in, F_GETFL) | O_NONBLOCK);
+	memcpy(buf, headers, hl < sizeof(buf) ? hl : sizeof(buf));
+	have = hl < sizeof(buf) ? hl : sizeof(buf);
+	for (;;) {
+		if (in != -1 && sent == have) {
+			r = pread(m->fd, buf, sizeof(buf), off);
+			if (r <= 0) {
+				close(in);	/* all sent: EOF for the program */
+				in = -1;
+			} else {
+				off += r;
+				have = (size_t)r;
+				sent = 0;
+			}
+		}
+		nfd = 0;
+		pfd[nfd].fd = outfd;
+		pfd[nfd++].events = POLLIN;
+		if (in != -1) {
+			pfd[nfd].fd = in;
+			pfd[nfd++].events = POLLOUT;
+		}
+		if (time(NULL) >= deadline || poll(pfd, (nfds_t)nfd, 1000 *
+		    (int)(deadline - time(NULL))) <= 0) {
+			if (in != -1)
+				close(in);
+			return -1;
+		}
+		if (nfd == 2 && (pfd[1].revents & (POLLOUT | POLLERR |
+		    POLLHUP))) {
+			r = write(in, buf + sent, have - sent);
+			if (r > 0)
+				sent += (size_t)r;
+			else if (r == -1 && errno != EAGAIN && errno != EINTR) {
+				close(in);	/* the program stopped reading */
+				in = -1;
+			}
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			if ((r = read(outfd, rd, sizeof(rd))) <= 0)
+				break;
+			for (i = 0; i < r && got < outlen - 1; i++)
+				out[got++] = rd[i] >= ' ' && rd[i] <= '~' ?
+				    rd[i] : ' ';
+		}
+	}
+	while (got > 0 && out[got - 1] == ' ')
+		got--;
+	out[got] = '\0';
+	if (in != -1)
+		close(in);
+	close(outfd);
+	return 0;
 }
 
 /* Runs a |program with the message on stdin; in the delivery child. */
@@ -338,16 +433,12 @@ static enum mbox_result
 deliver_prog(struct qrun *qr, struct qmsg *m, struct target *t,
     struct user *u, const char *headers, char *err, size_t errlen)
 {
-	char		 buf[65536], out[512], env[8][1200];
+	char		 out[512], env[8][1200];
 	char		*envp[9];
 	const char	*rcpt = m->env.rcpts[t->rcpt].addr, *at;
-	int		 in[2], outp[2], status, i, n;
-	size_t		 got = 0;
-	off_t		 off = (off_t)m->hdrlen;
-	ssize_t		 r;
+	int		 in[2], outp[2], status, i;
 	pid_t		 pid;
 	time_t		 deadline = time(NULL) + qr->conf->program_timeout;
-	struct pollfd	 pfd;
 
 	at = strrchr(rcpt, '@');
 	snprintf(env[0], sizeof(env[0]), "SENDER=%s", m->env.sender);
@@ -385,31 +476,14 @@ deliver_prog(struct qrun *qr, struct qmsg *m, struct target *t,
 	close(in[0]);
 	close(outp[1]);
 	signal(SIGPIPE, SIG_IGN);
-	n = snprintf(buf, sizeof(buf), "%s", headers);
-	if (write(in[1], buf, (size_t)n) == n)
-		while ((r = pread(m->fd, buf, sizeof(buf), off)) > 0 &&
-		    write(in[1], buf, (size_t)r) == r)
-			off += r;
-	close(in[1]);
-	pfd.fd = outp[0];
-	pfd.events = POLLIN;
-	for (;;) {
-		if (time(NULL) >= deadline || poll(&pfd, 1, 1000 *
-		    (int)(deadline - time(NULL))) <= 0) {
-			kill(-pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			snprintf(err, errlen, "4.4.1 program timed out after "
-			    "%llds", (long long)qr->conf->program_timeout);
-			return MBOX_TEMP;
-		}
-		if ((r = read(outp[0], buf, sizeof(buf))) <= 0)
-			break;
-		for (i = 0; i < r && got < sizeof(out) - 1; i++)
-			out[got++] = buf[i] >= ' ' && buf[i] <= '~' ? buf[i] :
-			    ' ';
+	if (deliver_feed(m, in[1], outp[0], headers, deadline, out,
+	    sizeof(out)) == -1) {
+		kill(-pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		snprintf(err, errlen, "4.4.1 program timed out after %llds",
+		    (long long)qr->conf->program_timeout);
+		return MBOX_TEMP;
 	}
-	out[got] = '\0';
-	close(outp[0]);
 	waitpid(pid, &status, 0);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return MBOX_OK;
@@ -454,9 +528,13 @@ deliver_child(struct qrun *qr, struct qmsg *m, struct target *t,
 		flags |= MBOX_F_OWNED;
 		/* /var/mail root:mail 2775: create mailboxes group mail, 0660 */
 		msg.group = extra = mailbox_dir_group(path, u.gid);
-	} else
+	} else {
 		strlcpy(path, t->addr, sizeof(path));
-	if (deliver_become(qr, &u, extra) == -1) {
+		if (t->kind == K_FILE && strcmp(path, "/dev/null") == 0)
+			return MBOX_OK;		/* "nobody: /dev/null" */
+		flags |= MBOX_F_NODOTLOCK;
+	}
+	if (deliver_become(qr, &u, extra, t->kind == K_MBOX) == -1) {
 		snprintf(err, errlen, "4.3.0 cannot become %s", u.name);
 		return MBOX_TEMP;
 	}

@@ -11,6 +11,7 @@
 #include <err.h>
 #include <errno.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,29 @@ qrun_trigger(struct qrun *qr)
 		start = i + 1;
 	}
 	return r;
+}
+
+/*
+ * As root on a fresh install: lay the spool out owned by the spool user,
+ * so that qsmtpd (which runs as that user) can write where qrun created.
+ */
+static void
+qrun_prepare(const struct conf *c)
+{
+	static const char *const sub[] = { "", "/tmp", "/queue", "/state",
+	    "/bad", "/lock" };
+	struct passwd	*pw;
+	struct stat	 st;
+	char		 path[1200];
+	size_t		 i;
+
+	if (stat(c->spool, &st) == 0 || (pw = getpwnam(c->spool_user)) == NULL
+	    || spool_layout(c->spool) == -1)
+		return;
+	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", c->spool, sub[i]);
+		(void)chown(path, pw->pw_uid, pw->pw_gid);
+	}
 }
 
 /* -b: prints how each address resolves, delivering nothing (qsend -bv). */
@@ -189,6 +213,8 @@ main(int argc, char *argv[])
 	tzset();
 	if (verify)
 		return qrun_verify(&qr, argv + optind, argc - optind);
+	if (geteuid() == 0)
+		qrun_prepare(&conf);
 	if (list)
 		return spool_list(&conf, stdout) == -1 ? EX_IOERR : EX_OK;
 	if (trigger)

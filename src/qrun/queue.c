@@ -164,6 +164,8 @@ qrun_report(struct qrun *qr, struct qmsg *m, size_t i)
 	qrun_delay(delay, sizeof(delay), qr->now - m->env.arrival);
 	if (t->kind == K_MBOX || t->kind == K_REMOTE || t->kind == K_ADDR)
 		snprintf(to, sizeof(to), "<%s>", log_safe(t->addr));
+	else if (t->kind == K_PROG)
+		snprintf(to, sizeof(to), "\"|%s\"", log_safe(t->addr));
 	else
 		snprintf(to, sizeof(to), "%s", log_safe(t->addr));
 	if (t->status == T_SENT) {
@@ -419,8 +421,14 @@ qrun_message(struct qrun *qr, const char *id)
 		}
 	}
 	nfailed = qrun_expire(qr, &m, failed, nfailed);
-	if (nfailed > 0)
-		(void)notice_bounce(qr, &m, failed, nfailed);
+	if (nfailed > 0 && notice_bounce(qr, &m, failed, nfailed) == -1) {
+		/* no bounce could be queued: keep them, and try again later */
+		for (i = 0; i < nfailed; i++) {
+			m.st.t[failed[i]].status = T_PENDING;
+			m.st.t[failed[i]].next = qr->now + qr->conf->retry_min;
+		}
+		m.dirty = 1;
+	}
 	else if (!state_done(&m.st) && !m.st.warned && qr->now -
 	    m.env.arrival >= qr->conf->queuewarn) {
 		if (notice_warn(qr, &m) == 0) {

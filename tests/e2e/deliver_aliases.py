@@ -333,7 +333,7 @@ def test_program(ctx):
        "program input (not quoted)")
     st = os.stat(out)
     eq(st.st_uid, NOBODY.pw_uid, "owner of what the program wrote")
-    log_has(ctx, "%s: to=%s/bin/prog.sh, orig_to=<%s>, delay=" % (
+    log_has(ctx, "%s: to=\"|%s/bin/prog.sh\", orig_to=<%s>, delay=" % (
         qid, ctx.inst.dir, addr("prog")))
     log_has(ctx, "mailer=prog, stat=Sent")
     queue_empty(ctx)
@@ -511,7 +511,7 @@ def test_program_tempfail(ctx):
            "%a %b %d %H:%M", time.localtime(arrival)), addr("samt")) +
        "                 (program asked to try again: mailbox busy)\n" +
        " " * 41 + addr("slow") + "\n", "qsend -bp")
-    log_has(ctx, "%s: to=%s/bin/tempfail.sh, delay=00:00:0" % (
+    log_has(ctx, "%s: to=\"|%s/bin/tempfail.sh\", delay=00:00:0" % (
         qid, ctx.inst.dir))
     log_has(ctx, "mailer=prog, stat=Deferred: 4.3.0 program asked to try "
             "again: mailbox busy")
@@ -564,7 +564,7 @@ def test_queuereturn(ctx):
           "again: mailbox busy$")], qid, q)
     ctx.notices["return"] = msg.get_payload()[1].get_payload()[1][
         "Diagnostic-Code"]
-    log_has(ctx, "%s: to=%s/bin/tempfail.sh, delay=00:00:0" % (
+    log_has(ctx, "%s: to=\"|%s/bin/tempfail.sh\", delay=00:00:0" % (
         qid, ctx.inst.dir))
     log_has(ctx, "mailer=prog, dsn=4.4.7, stat=Could not deliver")
     queue_empty(ctx)

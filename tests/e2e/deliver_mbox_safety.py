@@ -308,7 +308,8 @@ def test_stale_lock_cut(ctx):
     os.chmod(path, 0o600)
     lock = path + ".lock"
     with open(lock, "w") as f:
-        f.write("inetmail %d %d\n" % (dead_pid(), len(OLD_MBOX)))
+        f.write("inetmail %d %d %d\n" % (dead_pid(), len(OLD_MBOX),
+                                        os.stat(path).st_ino))
     os.chown(lock, inst.uids["samt"], inst.uids["samt"])
     qid, q = submit(ctx)
     ok_run(inst.qrun(), "qrun")
