@@ -3,13 +3,15 @@
 # qsmtpd under a private openbsd-inetd on 127.0.0.1:2525 and qrun on the
 # spool's trigger socket in the same inetd, a demo user samt (password
 # mypassword), and mail sent to samt by SMTP the way the classic guide
-# does and by qsend; it lands in samt's mbox at once.
+# does and by qsend; it lands in samt's mbox at once, and comes out again
+# by POP3 from qpop3d in the same inetd.
 # `sh contrib/demo.sh stop` stops the demo's inetd.
 # Run as root on Debian from the top of the source tree.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 demo=$top/_demo
 port=${DEMO_SMTP_PORT:-2525}
+pop3port=${DEMO_POP3_PORT:-1110}
 
 stop() {
 	if [ -f "$demo/inetd.pid" ]; then
@@ -50,6 +52,7 @@ log_file $demo/var/maillog
 CONF
 cat > "$demo/inetd.conf" <<CONF
 127.0.0.1:$port stream tcp nowait.1000000 root $demo/sbin/qsmtpd qsmtpd
+127.0.0.1:$pop3port stream tcp nowait.1000000 root $demo/sbin/qpop3d qpop3d
 $demo/var/spool/inetmail/trigger stream unix nowait root $demo/sbin/qrun qrun -t
 CONF
 : > "$demo/var/maillog"
@@ -96,14 +99,50 @@ su samt -s /bin/sh -c "echo 'Hello from qsend.' | $demo/sbin/qsend -v samt"
 sleep 1
 echo "== samt's mailbox ($demo/var/mail/samt)"
 cat "$demo/var/mail/samt"
+echo "== the guide's POP3 session, typed to qpop3d on 127.0.0.1:$pop3port"
+python3 - "$pop3port" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+f = s.makefile("rb")
+def reply(multi=False):
+    l = f.readline().decode().rstrip("\r\n")
+    print("S: " + l)
+    while multi and l != ".":
+        l = f.readline().decode().rstrip("\r\n")
+        print("S: " + l)
+reply()
+for line, multi in [("user samt", 0), ("pass mypassword", 0), ("list", 1),
+                    ("uidl", 1), ("top 1 0", 1), ("dele 1", 0), ("list", 1),
+                    ("quit", 0)]:
+    print("C: " + line)
+    s.sendall((line + "\r\n").encode())
+    reply(multi)
+PY
+
+echo "== python poplib fetches the rest"
+python3 - "$pop3port" <<'PY'
+import poplib, sys
+p = poplib.POP3("127.0.0.1", int(sys.argv[1]))
+p.user("samt"); p.pass_("mypassword")
+count, size = p.stat()
+print("%d messages, %d octets" % (count, size))
+for i in range(1, count + 1):
+    lines = p.retr(i)[1]
+    subj = [l for l in lines if l.lower().startswith(b"subject:")]
+    print("  %d: %s" % (i, (subj[0] if subj else b"(no subject)").decode()))
+p.quit()
+PY
+
 echo "== the queue"
 "$demo/sbin/qsend" -bp
 echo "== the log ($demo/var/maillog)"
 cat "$demo/var/maillog"
 cat <<TXT
 
-qsmtpd is live on 127.0.0.1:$port and qrun on the trigger socket, under
-inetd (pid $(cat "$demo/inetd.pid")).  Mail for samt lands in $demo/var/mail/samt.
-Try it by hand: telnet 127.0.0.1 $port
+qsmtpd is live on 127.0.0.1:$port, qpop3d on 127.0.0.1:$pop3port and qrun on
+the trigger socket, under inetd (pid $(cat "$demo/inetd.pid")).  Mail for samt
+lands in $demo/var/mail/samt.
+Try it by hand: telnet 127.0.0.1 $port   (SMTP)
+                telnet 127.0.0.1 $pop3port   (POP3: user samt, pass mypassword)
 Stop it:        sh contrib/demo.sh stop
 TXT
