@@ -126,6 +126,35 @@ START_TEST(mstore_in_use_and_commit)
 }
 END_TEST
 
+START_TEST(mstore_crlf_mailbox)
+{
+	static const char crlf[] = "From a@b Wed Nov 25 12:00:00 2026\r\n"
+	    "Subject: x\r\n\r\nbody\r\n\r\n"
+	    "From c@d Wed Nov 25 12:00:01 2026\r\nSubject: y\r\n\r\n";
+	struct mstore	st;
+	struct buf	b;
+	char		err[256];
+	int		fd;
+
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert_int_eq(write(fd, crlf, sizeof(crlf) - 1),
+	    (ssize_t)sizeof(crlf) - 1);
+	close(fd);
+	ck_assert_int_eq(mstore_open(&st, path, 5, err, sizeof(err)), 0);
+	ck_assert_uint_eq(st.n, 2);
+	buf_init(&b, 4096);
+	ck_assert_int_eq(mstore_send(&st, 0, -1, collect, &b), 0);
+	ck_assert_str_eq(b.data, "Subject: x\r\n\r\nbody\r\n");
+	ck_assert_uint_eq(st.m[0].size, b.len);
+	buf_reset(&b);
+	ck_assert_int_eq(mstore_send(&st, 1, -1, collect, &b), 0);
+	ck_assert_str_eq(b.data, "Subject: y\r\n");	/* the blank separates */
+	ck_assert_uint_eq(st.m[1].size, b.len);
+	buf_free(&b);
+	mstore_close(&st);
+}
+END_TEST
+
 START_TEST(mstore_missing_is_empty)
 {
 	struct mstore	st;
@@ -178,6 +207,7 @@ mstore_suite(void)
 	tcase_add_test(tc, mstore_sizes_match_retr);
 	tcase_add_test(tc, mstore_in_use_and_commit);
 	tcase_add_test(tc, mstore_missing_is_empty);
+	tcase_add_test(tc, mstore_crlf_mailbox);
 	tcase_add_loop_test(tc, base64_table, 0, sizeof(b64) / sizeof(b64[0]));
 	suite_add_tcase(s, tc);
 	return s;

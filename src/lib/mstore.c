@@ -101,6 +101,8 @@ mstore_line_end(struct mstore_scan *s, off_t lf)
 
 	s->blankline = len == 0;
 	if (s->from && s->prevblank) {
+		/* the message before ends where the blank line began */
+		mstore_close_msg(s, s->blankstart, s->ls, 1);
 		mstore_new_msg(s, s->ls);
 		if (s->n > 0 && !s->error)
 			s->m[s->n - 1].body = lf + 1;
@@ -111,6 +113,8 @@ mstore_line_end(struct mstore_scan *s, off_t lf)
 			s->hdrleft = 0;	/* the header section is over */
 	}
 	s->prevblank = s->blankline;
+	if (s->blankline)
+		s->blankstart = s->ls;
 	s->ls = lf + 1;
 	s->gt = s->fm = 0;
 	s->decided = s->quoted = s->dot = s->from = s->cr = 0;
@@ -195,7 +199,7 @@ mstore_scan_end(struct mstore_scan *s)
 		s->cr = 0;
 		mstore_line_end(s, s->pos);
 	}
-	mstore_close_msg(s, s->prevblank && s->pos > 0 ? s->pos - 1 : s->pos,
+	mstore_close_msg(s, s->prevblank && s->pos > 0 ? s->blankstart : s->pos,
 	    s->pos, s->prevblank && s->n > 0 && s->m[s->n - 1].body < s->pos);
 	if (s->error)
 		return -1;
@@ -446,6 +450,7 @@ mstore_commit(struct mstore *st, int lock_timeout, char *err, size_t errlen)
 	size_t		 i, gone = 0;
 	int		 fd = -1, saved;
 
+	tmp[0] = '\0';
 	for (i = 0; i < st->n; i++)
 		gone += st->m[i].deleted != 0;
 	if (gone == 0 || st->fd == -1)
@@ -459,6 +464,16 @@ mstore_commit(struct mstore *st, int lock_timeout, char *err, size_t errlen)
 		snprintf(err, errlen, "the mailbox was changed by another "
 		    "program; nothing deleted");
 		goto fail;
+	}
+	for (i = 0; i < st->n; i++) {
+		char head[5];
+
+		if (pread(st->fd, head, 5, st->m[i].start) != 5 ||
+		    memcmp(head, "From ", 5) != 0) {
+			snprintf(err, errlen, "the mailbox was rewritten by "
+			    "another program; nothing deleted");
+			goto fail;
+		}
 	}
 	snprintf(tmp, sizeof(tmp), "%s.qpop3d-%ld", st->path, (long)getpid());
 	(void)unlink(tmp);
@@ -499,7 +514,7 @@ ioerr:
 fail:
 	if (fd != -1)
 		close(fd);
-	if (buf != NULL)
+	if (tmp[0] != '\0')
 		(void)unlink(tmp);
 	free(buf);
 	mbox_unlock(st->path);

@@ -33,6 +33,7 @@ struct mstore_scan {
 	int	 decided;	/* the line's prefix is decided */
 	int	 quoted, dot, from, cr;
 	int	 prevblank, blankline;
+	off_t	 blankstart;	/* where the last blank line started */
 	size_t	 hdrleft;	/* header bytes still to hash */
 	void	*md;		/* EVP_MD_CTX of the current message */
 	size_t	 n, cap;

@@ -49,6 +49,10 @@ client_address(char *out, size_t len)
 		if (ss.ss_family == AF_INET)
 			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->
 			    sin_addr, out, len);
+		else if (ss.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(
+		    &((struct sockaddr_in6 *)&ss)->sin6_addr))
+			inet_ntop(AF_INET, &((struct sockaddr_in6 *)&ss)->
+			    sin6_addr.s6_addr[12], out, len);
 		else if (ss.ss_family == AF_INET6)
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->
 			    sin6_addr, out, len);
@@ -88,6 +92,7 @@ child(const struct conf *c, int fd, const char *client)
 	if (priv_drop_to(c->default_user, &errstr) == -1) {
 		log_err("%s: %s", c->default_user, errstr);
 		printf("-ERR [SYS/TEMP] Server configuration error\r\n");
+		fflush(stdout);
 		_exit(EX_CONFIG);
 	}
 	pop3_init(&s, c, STDIN_FILENO, STDOUT_FILENO, client);
@@ -126,6 +131,7 @@ parent(const struct conf *c, int fd, pid_t pid, const char *client)
 	struct pop3_auth_req	 req;
 	struct pop3		 s;
 	uint32_t		 n;
+	long long		 tries = 0;
 	char			 ok;
 
 	for (;;) {
@@ -135,6 +141,11 @@ parent(const struct conf *c, int fd, pid_t pid, const char *client)
 		}
 		req.user[sizeof(req.user) - 1] = '\0';
 		req.pass[sizeof(req.pass) - 1] = '\0';
+		/* the limit holds here too, should the child be subverted */
+		if (++tries > c->max_auth_failures) {
+			log_warn("too many login attempts from %s", client);
+			return EX_OK;
+		}
 		ok = auth_check(c->users, req.user, req.pass) == 1 ? 'y' : 'n';
 		explicit_bzero(req.pass, sizeof(req.pass));
 		if (write(fd, &ok, 1) != 1)

@@ -157,11 +157,12 @@ pop3_login(struct pop3 *s, const char *user, const char *pass)
 		delay *= 2;		/* 1, 2, 4 ... seconds */
 	if (line_flush(&s->out) == 0 && delay > 0)
 		sleep(delay);
-	pop3_reply(s, "-ERR [AUTH] Authentication failed");
 	if (s->failures >= s->conf->max_auth_failures) {
-		pop3_reply(s, "-ERR [AUTH] Too many failures; closing");
+		pop3_reply(s, "-ERR [AUTH] Authentication failed; too many "
+		    "failures, closing");
 		s->quit = 1;
-	}
+	} else
+		pop3_reply(s, "-ERR [AUTH] Authentication failed");
 	return 0;
 }
 
@@ -215,8 +216,10 @@ pop3_authorize(struct pop3 *s)
 
 	pop3_reply(s, "+OK");
 	while (!s->quit && !s->out.error) {
-		if ((r = pop3_read(s)) == -1)
+		if ((r = pop3_read(s)) == -1) {
+			(void)line_flush(&s->out);	/* the autologout reply */
 			return 0;
+		}
 		if (r == 0)
 			continue;
 		pop3_split(s->line.data, verb, sizeof(verb), &arg);
@@ -391,7 +394,8 @@ pop3_update(struct pop3 *s)
 	if (r == -1) {
 		log_err("user=%s: deletions not done: %s", log_safe(s->user),
 		    err);
-		pop3_reply(s, "-ERR [SYS/TEMP] Messages not deleted: %s", err);
+		pop3_reply(s, "-ERR [SYS/TEMP] Messages not deleted; the "
+		    "mailbox is as it was");
 		return;
 	}
 	s->deleted = r;
@@ -409,10 +413,12 @@ pop3_transact(struct pop3 *s, const char *path)
 
 	if ((r = mstore_open(&s->st, path, (int)s->conf->lock_timeout, err,
 	    sizeof(err))) != 0) {
-		if (r == 1)
+		if (r == 1) {
+			log_info("in use: user=%s, client=%s", log_safe(s->user),
+			    s->client);
 			pop3_reply(s, "-ERR [IN-USE] Maildrop is in use by "
 			    "another session");
-		else {
+		} else {
 			log_err("user=%s: %s", log_safe(s->user), err);
 			pop3_reply(s, "-ERR [SYS/TEMP] Cannot open the "
 			    "maildrop");

@@ -484,7 +484,17 @@ deliver_prog(struct qrun *qr, struct qmsg *m, struct target *t,
 		    (long long)qr->conf->program_timeout);
 		return MBOX_TEMP;
 	}
-	waitpid(pid, &status, 0);
+	/* a program that closed its output may still run: the deadline holds */
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (time(NULL) >= deadline) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			snprintf(err, errlen, "4.4.1 program timed out after "
+			    "%llds", (long long)qr->conf->program_timeout);
+			return MBOX_TEMP;
+		}
+		usleep(10000);
+	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return MBOX_OK;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 75) {
