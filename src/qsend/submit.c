@@ -275,35 +275,17 @@ qsend_trigger(struct qsend *q, const char *id)
 	fflush(stdout);
 }
 
-int
-qsend_submit(struct qsend *q)
+/* Builds the envelope for the recipients in list and queues the message. */
+static int
+qsend_queue(struct qsend *q, char **list, int n, const struct qsend_hdrs *h)
 {
 	struct spool_msg	 m;
 	struct spool_env	 e;
-	struct spool_rcpt	*r;
-	struct qsend_hdrs	 h;
 	struct passwd		*pw = getpwuid(getuid());
 	const char		*errstr, *login = pw ? pw->pw_name : "nobody";
-	char			 from[ADDR_MAX + 1], **list;
-	int			 n = 0, i, rc;
+	char			 from[ADDR_MAX + 1];
+	int			 i, saved;
 
-	if ((rc = qsend_read(q)) != EX_OK) {
-		fprintf(stderr, "qsend: %s\n", rc == EX_DATAERR ?
-		    "message too large" : strerror(errno));
-		qsend_dead_letter(q);
-		return rc;
-	}
-	if ((list = calloc(QSEND_RCPTMAX, sizeof(char *))) == NULL)
-		return EX_OSERR;
-	for (i = 0; i < q->nrcpt; i++)
-		if (qsend_add_rcpt(q, q->rcpts[i], &list, &n) == -1)
-			return EX_DATAERR;
-	if ((rc = qsend_headers(q, &h, list, &n)) != EX_OK)
-		return rc;
-	if (n == 0) {
-		fprintf(stderr, "qsend: no recipients\n");
-		return EX_USAGE;
-	}
 	memset(&e, 0, sizeof(e));
 	snprintf(from, sizeof(from), "%s@%s", login, q->conf->hostname);
 	strlcpy(e.sender, from, sizeof(e.sender));
@@ -314,27 +296,63 @@ qsend_submit(struct qsend *q)
 		strlcpy(from, e.sender, sizeof(from));
 	e.arrival = time(NULL);
 	strlcpy(e.proto, "local", sizeof(e.proto));
-	if ((e.rcpts = calloc((size_t)n, sizeof(*r))) == NULL)
+	if ((e.rcpts = calloc((size_t)n, sizeof(*e.rcpts))) == NULL)
 		return EX_OSERR;
 	for (i = 0; i < n; i++)
 		strlcpy(e.rcpts[i].addr, list[i], sizeof(e.rcpts[i].addr));
 	e.nrcpt = (size_t)n;
 	if (spool_msg_open(q->conf->spool, &m, &errstr) == -1 ||
 	    spool_msg_env(&m, &e) == -1 ||
-	    qsend_trace(q, &m, &h, login, from) == -1 ||
-	    qsend_copy_headers(q, &m, h.body) == -1 ||
+	    qsend_trace(q, &m, h, login, from) == -1 ||
+	    qsend_copy_headers(q, &m, h->body) == -1 ||
 	    spool_msg_commit(&m) == -1) {
-		int saved = errno;
-
+		saved = errno;
 		spool_msg_abort(&m);
+		free(e.rcpts);
 		fprintf(stderr, "qsend: cannot queue the message: %s\n",
 		    strerror(saved));
 		qsend_dead_letter(q);
 		return EX_TEMPFAIL;
 	}
+	free(e.rcpts);
 	log_info("%s: from=<%s>, size=%zu, nrcpts=%d, proto=local, "
 	    "relay=%s@localhost", m.id, log_safe(e.sender), m.size, n,
 	    log_safe(login));
 	qsend_trigger(q, m.id);
 	return EX_OK;
+}
+
+int
+qsend_submit(struct qsend *q)
+{
+	struct qsend_hdrs	 h;
+	char			**list;
+	int			  n = 0, i, rc;
+
+	if ((rc = qsend_read(q)) != EX_OK) {
+		fprintf(stderr, "qsend: %s\n", rc == EX_DATAERR ?
+		    "message too large" : strerror(errno));
+		qsend_dead_letter(q);
+		buf_free(&q->in);
+		return rc;
+	}
+	if ((list = calloc(QSEND_RCPTMAX, sizeof(char *))) == NULL)
+		return EX_OSERR;
+	rc = EX_OK;
+	for (i = 0; rc == EX_OK && i < q->nrcpt; i++)
+		if (qsend_add_rcpt(q, q->rcpts[i], &list, &n) == -1)
+			rc = EX_DATAERR;
+	if (rc == EX_OK)
+		rc = qsend_headers(q, &h, list, &n);
+	if (rc == EX_OK && n == 0) {
+		fprintf(stderr, "qsend: no recipients\n");
+		rc = EX_USAGE;
+	}
+	if (rc == EX_OK)
+		rc = qsend_queue(q, list, n, &h);
+	for (i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+	buf_free(&q->in);
+	return rc;
 }
