@@ -152,8 +152,13 @@ def delivered_as(m, sender, queued):
     eq(m.raw, T.mboxrd_quote(m.text), "mboxrd quoting")
 
 
+def _no_delay(text):
+    # a delivery's delay depends on the machine's speed, not on inetmail
+    return re.sub(r"delay=[0-9+:]+", "delay=T", text)
+
+
 def log_has(ctx, line):
-    if line not in ctx.inst.log_text():
+    if _no_delay(line) not in _no_delay(ctx.inst.log_text()):
         raise AssertionError("no log line %r:\n%s"
                              % (line, ctx.inst.log_text()[-3000:]))
 

@@ -107,7 +107,7 @@ def check_deferred(ctx, qid, user, reason):
            "%a %b %d %H:%M", time.localtime(arrival)), HOST) +
        "                 (%s)\n" % reason +
        " " * 41 + "%s@%s\n" % (user, HOST), "qsend -bp")
-    line = ("%s: to=<%s@%s>, delay=00:00:0" % (qid, user, HOST))
+    line = ("%s: to=<%s@%s>, delay=" % (qid, user, HOST))
     got = [l for l in inst.log_text().splitlines() if line in l]
     if not got or not got[-1].endswith(
             ", mailer=local, stat=Deferred: 4.2.0 " + reason):
