@@ -2,7 +2,8 @@
 # Installs what building, testing and the demo need on Debian (run as root).
 set -e
 pkgs="build-essential autoconf automake libtool pkg-config check zlib1g-dev
- libcrypt-dev libtls-dev libssl-dev openbsd-inetd swaks curl dnsmasq-base python3 mandoc"
+ libcrypt-dev libtls-dev libssl-dev openbsd-inetd swaks curl dnsmasq-base python3 mandoc
+ fetchmail mpop openssl strace s-nail"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -769,18 +769,21 @@ def parse_mbox(data, known=None):
 
 
 def read_lock_info(path):
-    """A dotlock's content as inetmail writes it: (pid, size or None), or
-    (None, None) if it does not say, or None if there is no lock."""
+    """A dotlock's content as inetmail writes it ("inetmail PID -", or
+    "inetmail PID SIZE [INODE]" while it appends): (pid, size or None,
+    inode or None); (None, None, None) if it does not say; None if there
+    is no lock."""
     try:
         with open(path, "rb") as f:
             text = f.read(200)
     except FileNotFoundError:
         return None
-    m = re.match(rb"inetmail ([0-9]+) ([0-9]+|-)\n", text)
+    m = re.match(rb"inetmail ([0-9]+) ([0-9]+|-)(?: ([0-9]+))?\n", text)
     if not m:
-        return (None, None)
+        return (None, None, None)
     return (int(m.group(1)),
-            None if m.group(2) == b"-" else int(m.group(2)))
+            None if m.group(2) == b"-" else int(m.group(2)),
+            int(m.group(3)) if m.group(3) else None)
 
 
 def pid_alive(pid):
@@ -817,6 +820,12 @@ def kill_group_wait(p, timeout=5):
     kill_group(p, signal.SIGKILL)
     deadline = time.time() + timeout
     while time.time() < deadline:
+        try:
+            os.killpg(p.pid, 0)
+        except ProcessLookupError:
+            return True         # nothing left, not even a zombie
+        except OSError:
+            pass
         if not group_members(p.pid):
             return True
         try:
@@ -854,3 +863,273 @@ def hang_report(pgid):
                 pass
         out.append(line)
     return "; ".join(out) if out else "(no live process)"
+
+
+def mount_tmpfs(path, size):
+    """Mounts a tmpfs of size (e.g. "256k") on path; returns None, or why
+    it could not (not permitted in this container, no mount(8))."""
+    if shutil.which("mount") is None:
+        return "mount(8) not installed"
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o",
+                        "size=%s,mode=0755" % size, "tmpfs", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        return "mount -t tmpfs failed: %s" % r.stdout.decode(
+            "utf-8", "replace").strip()
+    return None
+
+
+def umount(path):
+    """Unmounts path (lazily if it is still busy)."""
+    r = subprocess.run(["umount", path], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    if r.returncode != 0:
+        subprocess.run(["umount", "-l", path], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+
+# ---------------------------------------------------------------------------
+# Helpers for the POP3 tests (tests/e2e/pop3_*.py): qpop3d under inetd or
+# on a socketpair, test users with crypt(3) passwords, a raw POP3 client,
+# and what a message of an mbox looks like on the wire (RFC 1939 3).
+
+QPOP3D = os.path.abspath(os.path.join(BUILD, "src/qpop3d/qpop3d"))
+
+
+def require_pop3():
+    """Skips unless root, the spool user and nobody exist, and qpop3d,
+    qrun and qsend are built (qpop3d becomes the mailbox owner)."""
+    require_delivery_users()
+    if not os.access(QPOP3D, os.X_OK):
+        skip("%s not built" % QPOP3D)
+
+
+def pop3_crypt(password):
+    """A SHA-512 crypt(3) hash of password, made by `openssl passwd -6`
+    (skips the test when openssl is missing)."""
+    openssl = require_tool("openssl")
+    r = subprocess.run([openssl, "passwd", "-6", "-stdin"],
+                       input=password.encode() + b"\n",
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=30)
+    h = r.stdout.decode().strip()
+    if r.returncode != 0 or not h.startswith("$6$"):
+        raise RuntimeError("openssl passwd -6 failed: %r" % r.stderr)
+    return h
+
+
+def pop3_set_passwords(inst, passwords):
+    """Puts crypt(3) hashes of passwords ({user: password}) into field 2
+    of inst's passwd-file; other users keep theirs."""
+    with open(inst.passwd) as f:
+        lines = f.read().splitlines()
+    out = []
+    for line in lines:
+        w = line.split(":")
+        if len(w) >= 2 and w[0] in passwords:
+            w[1] = pop3_crypt(passwords[w[0]])
+        out.append(":".join(w))
+    with open(inst.passwd, "w") as f:
+        f.write("".join(l + "\n" for l in out))
+    os.chmod(inst.passwd, 0o600)
+
+
+def qpop3d_line(port, inst):
+    """The inetd.conf line that serves inst's qpop3d on 127.0.0.1:port."""
+    return ("127.0.0.1:%d stream tcp nowait.1000000 root %s qpop3d -C %s"
+            % (port, QPOP3D, inst.conf))
+
+
+def start_qpop3d_session(inst, env=None):
+    """qpop3d on one end of a socketpair, as inetd would run it, in a
+    process group of its own (kill_group() reaches the child it forks).
+    Returns (Popen, Pop3 client)."""
+    a, b = socket.socketpair()
+    p = subprocess.Popen([QPOP3D, "-C", inst.conf], stdin=b, stdout=b,
+                         stderr=subprocess.DEVNULL, close_fds=True,
+                         env=env, start_new_session=True)
+    b.close()
+    return p, Pop3(a)
+
+
+class Pop3:
+    """A raw POP3 client: sends what it is told, byte for byte, and reads
+    status lines and multi-line responses as they come."""
+
+    def __init__(self, sock, timeout=10):
+        self.sock = sock
+        self.sock.settimeout(timeout)
+        self.buf = b""
+
+    @classmethod
+    def connect(cls, port, timeout=10):
+        s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(s, timeout)
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def rawline(self):
+        """One line as bytes, CRLF included."""
+        while b"\r\n" not in self.buf:
+            d = self.sock.recv(65536)
+            if not d:
+                raise EOFError(self.buf)
+            self.buf += d
+        i = self.buf.index(b"\r\n") + 2
+        l, self.buf = self.buf[:i], self.buf[i:]
+        return l
+
+    def line(self):
+        return self.rawline()[:-2].decode("utf-8", "replace")
+
+    def cmd(self, line):
+        """Sends line + CRLF; returns the status line."""
+        self.send(line + "\r\n")
+        return self.line()
+
+    def multi_raw(self):
+        """The body of a multi-line response as sent: every byte before
+        the terminating ".\\r\\n" (dot-stuffing still in place)."""
+        out = []
+        while True:
+            l = self.rawline()
+            if l == b".\r\n":
+                return b"".join(out)
+            out.append(l)
+
+    def multi_lines(self):
+        """The lines of a multi-line response (as str, stuffing undone)."""
+        data = self.multi_raw()
+        return [l[1:] if l.startswith(".") else l
+                for l in data.decode("utf-8", "replace").split("\r\n")[:-1]]
+
+    def login(self, user="samt", password="mypassword"):
+        """Reads the greeting, logs in with USER/PASS; returns the replies."""
+        return [self.line(), self.cmd("USER " + user),
+                self.cmd("PASS " + password)]
+
+    def closed(self, timeout=5):
+        """True if the server closed the connection (EOF) in time."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                d = self.sock.recv(65536)
+                if not d:
+                    return True
+                self.buf += d
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def pop3_wire(content):
+    """What RETR sends (before the final dot line) for a message that
+    stands in an mbox as content (the bytes after its From_ line, without
+    the blank line that separates it from the next): mboxrd quoting
+    undone, every line ended by CRLF (a last line without one gets it),
+    lines beginning with '.' dot-stuffed."""
+    text = mboxrd_unquote(content)
+    if text.endswith(b"\n"):
+        text = text[:-1]
+    lines = [l[:-1] if l.endswith(b"\r") else l
+             for l in text.split(b"\n")] if text else []
+    return b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n"
+                    for l in lines)
+
+
+def pop3_unstuff(wire):
+    """A RETR body as the user gets it: dot-stuffing undone, CRLF kept."""
+    return re.sub(rb"(^|\r\n)\.", rb"\1", wire)
+
+
+def pop3_top(wire, n):
+    """What TOP msg n sends: the header, the blank line and n body lines
+    of a message in wire form."""
+    lines = wire.split(b"\r\n")[:-1]
+    out = []
+    body = None
+    for l in lines:
+        if body is not None:
+            if body >= n:
+                break
+            body += 1
+        elif l == b"":
+            body = 0
+        out.append(l + b"\r\n")
+    return b"".join(out)
+
+
+def mbox_from_line(sender="MAILER-DAEMON", when=None):
+    """A From_ line (without LF) as mail.local and inetmail write it."""
+    return "From %s %s" % (sender, time.strftime(
+        "%a %b %d %H:%M:%S %Y", time.localtime(when)))
+
+
+def mbox_build(messages, sender="sender@example.org", last_newline=True):
+    """An mbox of messages (bytes, as written, unquoted): each a From_
+    line, the mboxrd-quoted message, a newline if it lacked one, and the
+    blank line.  last_newline=False leaves the last message as it is,
+    without the newline or the blank line another MDA might have
+    omitted.  Returns (mbox bytes, [content of each message as it stands
+    after its From_ line, separator excluded])."""
+    out = []
+    contents = []
+    for i, m in enumerate(messages):
+        q = mboxrd_quote(m)
+        if i + 1 == len(messages) and not last_newline:
+            out.append(mbox_from_line(sender).encode() + b"\n" + q)
+            contents.append(q)
+            continue
+        if not q.endswith(b"\n"):
+            q += b"\n"
+        out.append(mbox_from_line(sender).encode() + b"\n" + q + b"\n")
+        contents.append(q)
+    return b"".join(out), contents
+
+
+def mbox_install(inst, user, data, mode=0o600):
+    """Writes data as user's mbox, owned by the user, as delivery would."""
+    path = inst.mbox_path(user)
+    with open(path, "wb") as f:
+        f.write(data)
+    uid = inst.uids[user]
+    os.chown(path, uid, uid)
+    os.chmod(path, mode)
+    return path
+
+
+def mbox_contents(data):
+    """The messages of an mbox as they stand after their From_ lines,
+    separators excluded (what pop3_wire takes); strict (split_mbox)."""
+    return [m.raw for m in split_mbox(data)]
+
+
+def run_group(args, timeout=30, input=None):
+    """Runs args in a process group of its own and waits up to timeout;
+    past it, SIGKILLs the whole group (a delivery child, or a process
+    traced by strace, would outlive a kill of the leader alone).
+    Returns (returncode or None if it had to be killed, output)."""
+    p = subprocess.Popen(args, stdin=subprocess.PIPE if input is not None
+                         else subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        out, _ = p.communicate(input=input, timeout=timeout)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        kill_group_wait(p)
+        out, rc = b"", None
+    # a child the leader left behind (it should not) goes too
+    if group_members(p.pid):
+        kill_group_wait(p)
+    return rc, out

@@ -198,6 +198,22 @@ line_printf(struct line_out *o, const char *fmt, ...)
 }
 
 int
+line_vreply(struct line_out *o, const char *fmt, va_list ap)
+{
+	char	tmp[1024];
+	int	n;
+
+	n = vsnprintf(tmp, sizeof(tmp) - 2, fmt, ap);
+	if (n < 0)
+		return -1;
+	if ((size_t)n > sizeof(tmp) - 3)
+		n = sizeof(tmp) - 3;
+	tmp[n++] = '\r';
+	tmp[n++] = '\n';
+	return line_write(o, tmp, (size_t)n);
+}
+
+int
 line_flush(struct line_out *o)
 {
 	size_t	off = 0;

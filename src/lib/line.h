@@ -8,6 +8,7 @@
 #define LINE_H
 
 #include <sys/types.h>
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -71,6 +72,11 @@ void	line_out_free(struct line_out *);
 int	line_write(struct line_out *, const void *, size_t);
 int	line_printf(struct line_out *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+/*
+ * Queues one protocol reply line: the formatted text (cut at 1000 bytes)
+ * and CRLF.  Returns as line_write().
+ */
+int	line_vreply(struct line_out *, const char *, va_list);
 /* Writes everything queued.  Returns 0, or -1 (timeout or error). */
 int	line_flush(struct line_out *);
 

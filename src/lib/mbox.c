@@ -53,8 +53,12 @@ mboxrd_feed(struct mboxrd *q, const char *in, size_t n, char *out)
 	for (i = 0; i < n; i++) {
 		c = in[i];
 		if (q->bol) {
-			if (q->match == 0 && c == '>' && q->gt < 1024) {
-				q->gt++;
+			if (q->match == 0 && c == '>') {
+				/*
+				 * A '>' run passes at once: the quote that a
+				 * following "From " needs may go anywhere in it.
+				 */
+				out[o++] = '>';
 				continue;
 			}
 			if (c == "From "[q->match]) {
@@ -129,6 +133,26 @@ mbox_lockinfo(const char *lock, long *pid, long long *size,
 	return 0;
 }
 
+/* Puts our lock with a dead delivery's record in place of its lock. */
+static int
+mbox_takeover(const char *tmp, const char *lock, long long size,
+    unsigned long long ino)
+{
+	int	fd, ok;
+
+	(void)unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) == -1)
+		return -1;
+	ok = dprintf(fd, "inetmail %ld %lld %llu\n", (long)getpid(), size,
+	    ino) > 0;
+	close(fd);
+	if (ok && rename(tmp, lock) == 0)
+		return 0;
+	(void)unlink(tmp);
+	return -1;
+}
+
 /*
  * Takes the dotlock path.lock; *cut is set to the size a dead inetmail
  * delivery recorded (or -1).  Returns 0, or -1 at the deadline.
@@ -176,14 +200,21 @@ mbox_dotlock(const char *path, const char *lock, time_t deadline, int stale,
 			if ((pid > 0 && pid != getpid() && kill((pid_t)pid, 0)
 			    == -1 && errno == ESRCH) ||
 			    time(NULL) - st.st_mtime > stale) {
-				if (unlink(lock) == 0 || errno == ENOENT) {
-					if (pid > 0 && size >= 0) {
-						*cut = size;	/* killed */
+				if (pid > 0 && size >= 0) {
+					/*
+					 * A killed delivery: replace its lock in
+					 * one step by ours, carrying the same
+					 * record, so a kill now loses nothing.
+					 */
+					if (mbox_takeover(tmp, lock, size, ino)
+					    == 0) {
+						*cut = size;
 						*cutino = ino;
+						return 0;
 					}
+				} else if (unlink(lock) == 0 || errno == ENOENT)
 					continue;
-				}
-				/* cannot remove it: wait like for a live one */
+				/* cannot replace it: wait like for a live one */
 			}
 		}
 		if (time(NULL) >= deadline) {
@@ -431,11 +462,11 @@ again:
 		    strerror(saved));
 		goto fail_noerr;
 	}
-	if ((lfd = open(lock, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC))
-	    != -1) {
-		dprintf(lfd, "inetmail %ld -\n", (long)getpid());
-		close(lfd);
-	}
+	/*
+	 * No rewrite of the record first: a kill before the unlink makes the
+	 * next delivery cut this message off again, which is right, as it is
+	 * not yet recorded as delivered.
+	 */
 	(void)unlink(lock);
 	close(fd);
 	return MBOX_OK;

@@ -55,8 +55,8 @@ struct mboxrd {
 void	mboxrd_init(struct mboxrd *);
 /*
  * Quotes n bytes of in, appending to out, which must have room for
- * 2 * n + 1040 bytes (a quote per line, and what an earlier line start
- * held back: at most 1024 '>' and "From ").  Returns bytes written.
+ * 2 * n + 8 bytes (a quote per line, and the part of "From " an earlier
+ * call held back).  Returns bytes written.
  */
 size_t	mboxrd_feed(struct mboxrd *, const char *in, size_t n, char *out);
 /* Writes what a line-start match left pending.  Returns bytes written. */

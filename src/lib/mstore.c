@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -90,6 +91,8 @@ mstore_new_msg(struct mstore_scan *s, off_t start)
 	else if (EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1)
 		s->error = 1;
 	s->hdrleft = MSTORE_HASHHDR;
+	s->hstate = s->hskip = 0;
+	s->hlen = 0;
 }
 
 /* The line that started at s->ls ends at lf (the LF's offset). */
@@ -120,16 +123,81 @@ mstore_line_end(struct mstore_scan *s, off_t lf)
 	s->decided = s->quoted = s->dot = s->from = s->cr = 0;
 }
 
+/*
+ * Header fields that mail readers add or rewrite when a message is read
+ * (mutt, elm, pine, UW IMAP): left out of the UID, so reading a message
+ * elsewhere does not make POP3 clients fetch it again.
+ */
+static int
+mstore_volatile(const char *name, size_t len)
+{
+	static const char *const names[] = { "Status", "X-Status",
+	    "X-Keywords", "X-UID", "X-IMAP", "X-IMAPbase", "Content-Length",
+	    "Lines" };
+	size_t	i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == len && strncasecmp(names[i], name, len)
+		    == 0)
+			return 1;
+	return 0;
+}
+
+/* Decides, at the end of a header line's start, whether it is hashed. */
+static void
+mstore_hash_decide(struct mstore_scan *s, char c)
+{
+	int	skip;
+
+	if (s->hname[0] == ' ' || s->hname[0] == '\t')
+		skip = s->hskip;		/* a continuation line */
+	else if (c == ':')
+		skip = s->hskip = mstore_volatile(s->hname, s->hlen - 1);
+	else
+		skip = s->hskip = 0;
+	if (!skip)
+		(void)EVP_DigestUpdate(s->md, s->hname, s->hlen);
+	s->hstate = skip ? 2 : 1;
+}
+
 /* Hashes header bytes of the current message into its UID. */
 static void
 mstore_hash(struct mstore_scan *s, const char *p, size_t k)
 {
-	if (s->n == 0 || s->hdrleft == 0 || s->md == NULL)
+	const char	*lf;
+	size_t		 n;
+
+	if (s->n == 0 || s->md == NULL)
 		return;
-	if (k > s->hdrleft)
-		k = s->hdrleft;
-	(void)EVP_DigestUpdate(s->md, p, k);
-	s->hdrleft -= k;
+	while (k > 0 && s->hdrleft > 0) {
+		if (s->hstate == 0) {		/* the line's first bytes */
+			s->hname[s->hlen++] = *p;
+			if (*p == ':' || *p == '\n' || s->hlen == sizeof(s->hname)
+			    || (s->hlen == 1 && (*p == ' ' || *p == '\t')))
+				mstore_hash_decide(s, *p);
+			if (*p == '\n')
+				s->hstate = 0;
+			if (s->hstate == 0 && *p == '\n')
+				s->hlen = 0;
+			p++;
+			k--;
+			s->hdrleft--;
+			continue;
+		}
+		lf = memchr(p, '\n', k);
+		n = lf ? (size_t)(lf - p) + 1 : k;
+		if (n > s->hdrleft)
+			n = s->hdrleft;
+		if (s->hstate == 1)
+			(void)EVP_DigestUpdate(s->md, p, n);
+		if (lf != NULL && (size_t)(lf - p) < n) {
+			s->hstate = 0;
+			s->hlen = 0;
+		}
+		p += n;
+		k -= n;
+		s->hdrleft -= n;
+	}
 }
 
 void
@@ -161,7 +229,7 @@ mstore_scan_feed(struct mstore_scan *s, const char *p, size_t n)
 			mstore_line_end(s, s->pos);
 		} else if (s->pos == s->ls && c == '.') {
 			s->dot = s->decided = 1;
-		} else if (s->fm == 0 && c == '>' && s->gt < 1024) {
+		} else if (s->fm == 0 && c == '>') {
 			s->gt++;
 		} else if (c == "From "[s->fm]) {
 			if (++s->fm == 5) {
@@ -446,7 +514,8 @@ int
 mstore_commit(struct mstore *st, int lock_timeout, char *err, size_t errlen)
 {
 	struct stat	 sb, lsb;
-	char		 tmp[1200], *buf = NULL;
+	char		 tmp[1200], *buf = NULL, head[7];
+	off_t		 tail;
 	size_t		 i, gone = 0;
 	int		 fd = -1, saved;
 
@@ -466,8 +535,6 @@ mstore_commit(struct mstore *st, int lock_timeout, char *err, size_t errlen)
 		goto fail;
 	}
 	for (i = 0; i < st->n; i++) {
-		char head[5];
-
 		if (pread(st->fd, head, 5, st->m[i].start) != 5 ||
 		    memcmp(head, "From ", 5) != 0) {
 			snprintf(err, errlen, "the mailbox was rewritten by "
@@ -493,8 +560,20 @@ mstore_commit(struct mstore *st, int lock_timeout, char *err, size_t errlen)
 		if (!st->m[i].deleted && mstore_copy(st->fd, fd,
 		    st->m[i].start, st->m[i].next, buf) == -1)
 			goto ioerr;
-	/* what arrived during the session */
-	if (mstore_copy(st->fd, fd, st->snap, sb.st_size, buf) == -1 ||
+	/*
+	 * What arrived during the session.  A delivery that found the last
+	 * message without its final newline wrote one or two first; they
+	 * belong to that message, and go with it when it is deleted.
+	 */
+	tail = st->snap;
+	if (st->n > 0 && st->m[st->n - 1].deleted &&
+	    pread(st->fd, head, sizeof(head), tail) == (ssize_t)sizeof(head)) {
+		if (memcmp(head, "\n\nFrom ", 7) == 0)
+			tail += 2;
+		else if (memcmp(head, "\nFrom ", 6) == 0)
+			tail += 1;
+	}
+	if (mstore_copy(st->fd, fd, tail, sb.st_size, buf) == -1 ||
 	    fsync(fd) == -1)
 		goto ioerr;
 	if (close(fd) == -1) {

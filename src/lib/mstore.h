@@ -35,6 +35,10 @@ struct mstore_scan {
 	int	 prevblank, blankline;
 	off_t	 blankstart;	/* where the last blank line started */
 	size_t	 hdrleft;	/* header bytes still to hash */
+	char	 hname[16];	/* the start of the header line being hashed */
+	size_t	 hlen;
+	int	 hstate;	/* 0: reading a line's start, 1: hashing, 2: skipping */
+	int	 hskip;		/* the current field is one readers rewrite */
 	void	*md;		/* EVP_MD_CTX of the current message */
 	size_t	 n, cap;
 	struct mstore_msg *m;

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <sys/time.h>
+#include <dirent.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -47,4 +48,22 @@ qid_valid(const char *s)
 		if (s[i] == '\0' || strchr(qid_digits, s[i]) == NULL)
 			return 0;
 	return s[QID_LEN] == '\0';
+}
+
+static int
+qid_entry(const struct dirent *d)
+{
+	return qid_valid(d->d_name);
+}
+
+static int
+qid_order(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+int
+qid_scandir(const char *dir, struct dirent ***ents)
+{
+	return scandir(dir, ents, qid_entry, qid_order);
 }

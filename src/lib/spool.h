@@ -25,6 +25,12 @@
 void	qid_make(char out[QID_LEN + 1]);
 /* Returns 1 if s is shaped like a queue ID, else 0. */
 int	qid_valid(const char *s);
+struct dirent;
+/*
+ * Lists the queue IDs in dir, sorted (so by arrival), as scandir(3) does.
+ * Returns the count, or -1 with errno.
+ */
+int	qid_scandir(const char *dir, struct dirent ***ents);
 
 struct spool_rcpt {
 	char	addr[ADDR_MAX + 1];

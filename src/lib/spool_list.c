@@ -19,18 +19,6 @@
 #include "spool.h"
 #include "state.h"
 
-static int
-list_sort(const struct dirent **a, const struct dirent **b)
-{
-	return strcmp((*a)->d_name, (*b)->d_name);
-}
-
-static int
-list_isid(const struct dirent *d)
-{
-	return qid_valid(d->d_name);
-}
-
 /* Prints one entry; returns 1 if printed. */
 static int
 list_one(const struct conf *c, const char *id, FILE *out)
@@ -92,7 +80,7 @@ spool_list(const struct conf *c, FILE *out)
 	int		  n, i, count = 0;
 
 	snprintf(dir, sizeof(dir), "%s/queue", c->spool);
-	if ((n = scandir(dir, &ents, list_isid, list_sort)) == -1 &&
+	if ((n = qid_scandir(dir, &ents)) == -1 &&
 	    errno != ENOENT) {
 		fprintf(stderr, "%s: %s\n", dir, strerror(errno));
 		return -1;

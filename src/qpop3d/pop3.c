@@ -22,20 +22,11 @@
 void
 pop3_reply(struct pop3 *s, const char *fmt, ...)
 {
-	char	tmp[600];
 	va_list	ap;
-	int	n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp) - 2, fmt, ap);
+	(void)line_vreply(&s->out, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(tmp) - 3)
-		n = sizeof(tmp) - 3;
-	tmp[n++] = '\r';
-	tmp[n++] = '\n';
-	(void)line_write(&s->out, tmp, (size_t)n);
 }
 
 void

@@ -455,12 +455,6 @@ qrun_idsort(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-static int
-qrun_isid(const struct dirent *d)
-{
-	return qid_valid(d->d_name);
-}
-
 /* Removes tmp/ leftovers and state files whose message is gone. */
 static void
 qrun_cleanup(struct qrun *qr)
@@ -504,7 +498,7 @@ qrun_all(struct qrun *qr)
 	int		  n, i, r = 0;
 
 	snprintf(dir, sizeof(dir), "%s/queue", qr->conf->spool);
-	if ((n = scandir(dir, &ents, qrun_isid, qrun_idsort)) == -1)
+	if ((n = qid_scandir(dir, &ents)) == -1)
 		return errno == ENOENT ? 0 : -1;
 	for (i = 0; i < n; i++) {
 		if (qrun_message(qr, ents[i]->d_name) == -1)

@@ -57,20 +57,11 @@ static const struct smtp_cmd {
 void
 smtp_reply(struct smtp_session *s, const char *fmt, ...)
 {
-	char	tmp[1024];
 	va_list	ap;
-	int	n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp) - 2, fmt, ap);
+	(void)line_vreply(&s->out, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(tmp) - 3)
-		n = sizeof(tmp) - 3;
-	tmp[n++] = '\r';
-	tmp[n++] = '\n';
-	(void)line_write(&s->out, tmp, (size_t)n);
 }
 
 /* Flushes pending replies before waiting for input (RFC 2920 3.1). */

@@ -10,8 +10,9 @@
     UIDL too; UIDs stable across sessions and after another session
     deleted a different message; mboxrd-quoted lines, lines beginning
     with '.', a message without a final newline, mutt's Status: RO and
-    X-Status: headers, a long line and a large message across the
-    server's read buffers.
+    X-Status: headers, CRLF line ends in the mbox, a header-only message,
+    long lines and a large message across the server's read buffers;
+    UIDs that stay when mutt marks messages read.
 (c) AUTH PLAIN with an initial response and with a continuation.
 (d) CAPA, exactly.
 
@@ -53,10 +54,6 @@ class Ctx:
 def eq(got, want, what):
     if got != want:
         raise AssertionError("%s:\n  got:  %r\n  want: %r" % (what, got, want))
-
-
-def short(b, n=300):
-    return b if len(b) <= n else b[:n] + b"...(%d bytes)" % len(b)
 
 
 def eq_bytes(got, want, what):
@@ -236,7 +233,15 @@ MUTT = (b"Return-Path: <alice@example.org>\n"
         b"\n"
         b"mutt marked me read\n"
         b"From here\n"
-        b".and here\n")
+        b".and here\n" +
+        b">" * 1500 + b"From deep down (1500 '>', quoted in the mbox)\n")
+
+CRLF = (b"Subject: stored with CRLF line ends\r\n"
+        b"Message-ID: <crlf@example.org>\r\n"
+        b"\r\n"
+        b"as some tools write mail\r\n"
+        b".a dot\r\n"
+        b"From a line\r\n")
 
 HEADER_ONLY = (b"Subject: only a header\n"
                b"Message-ID: <header.only@example.org>\n")
@@ -248,15 +253,15 @@ LAST = (b"Subject: the last one, written by another MDA\n"
 
 
 def fill_mailbox(ctx):
-    """samt's mbox: two messages qrun delivered, three written directly,
-    the last without its final newline.  Returns the contents (what
+    """samt's mbox: two messages qrun delivered, four written directly
+    (one with CRLF line ends), the last without its final newline.  Returns the contents (what
     follows each From_ line, separator excluded)."""
     inst = ctx.inst
     T.mbox_install(inst, USER, b"")
     deliver(ctx, QUOTED, "the quoting message")
     deliver(ctx, big_message(), "a large message")
     delivered = T.mbox_contents(inst.mbox(USER))
-    data, written = T.mbox_build([MUTT, HEADER_ONLY, LAST],
+    data, written = T.mbox_build([MUTT, CRLF, HEADER_ONLY, LAST],
                                  last_newline=False)
     with open(inst.mbox_path(USER), "ab") as f:
         f.write(data)
@@ -601,7 +606,7 @@ def test_auth_plain(ctx):
     T.mbox_install(inst, USER, b"")
 
 
-# --- (d) CAPA ------------------------------------------------------------------
+# --- (d) CAPA ----------------------------------------------------------------
 
 def test_capa(ctx):
     c = T.Pop3.connect(ctx.port)
