@@ -261,6 +261,12 @@ class BadInput(SmtpTest):
             s.close()
         self.assertEqual(self.inst.queue_files(), [])
 
+    def test_empty_first_line(self):
+        # found by fuzz_smtp: an empty line first once crashed qsmtpd
+        s = self.session()
+        self.expect(s.c, "", "500 5.5.1 Command unrecognized")
+        self.expect(s.c, "NOOP", "250 2.0.0 OK")
+
     def test_before_helo(self):
         s = self.session()
         for line in ("MAIL FROM:<a@b.org>", "RCPT TO:<samt@localhost>", "DATA",

@@ -95,6 +95,8 @@ addr_literal_ok(const char *d, size_t len)
 
 	if (len < 3 || d[0] != '[' || d[len - 1] != ']' || len > sizeof(tmp))
 		return 0;
+	if (memchr(d, '\0', len) != NULL)
+		return 0;		/* inet_pton() would stop at it */
 	memcpy(tmp, d + 1, len - 2);
 	tmp[len - 2] = '\0';
 	if (strncasecmp(tmp, "IPv6:", 5) == 0)
@@ -155,17 +157,28 @@ addr_local(const unsigned char *p, size_t len, int utf8, int *nonascii)
 	return i;
 }
 
-/* Skips a source route "@a,@b:" (RFC 5321 4.1.2: accepted, ignored). */
+/*
+ * Skips a source route "@a,@b:" (RFC 5321 4.1.2: accepted, ignored), each
+ * At-domain checked.  Returns its length, or 0 if there is none or it is
+ * malformed (then the '@' fails as a local part).
+ */
 static size_t
-addr_route(const char *p, size_t len)
+addr_route(const char *p, size_t len, int utf8)
 {
-	size_t	i;
+	size_t	i = 0, s;
 
-	if (len == 0 || p[0] != '@')
-		return 0;
-	for (i = 0; i < len && p[i] != ':' && p[i] != '>'; i++)
-		;
-	return i < len && p[i] == ':' ? i + 1 : 0;
+	while (i < len && p[i] == '@') {
+		for (s = ++i; i < len && p[i] != ',' && p[i] != ':' &&
+		    p[i] != '>'; i++)
+			;
+		if (i == len || p[i] == '>' ||
+		    (!addr_domain_ok(p + s, i - s, utf8) &&
+		    !addr_literal_ok(p + s, i - s)))
+			return 0;
+		if (p[i++] == ':')
+			return i;
+	}
+	return 0;
 }
 
 int
@@ -184,11 +197,13 @@ addr_parse(const char *p, size_t len, int flags, struct addr *a,
 		bracket = 1;
 		i++;
 		if (i < len && p[i] == '>') {
+			if (i + 1 < len && p[i + 1] != ' ')
+				return -1;	/* as for any path below */
 			a->null = 1;
 			*used = i + 1;
 			return 0;
 		}
-		i += addr_route(p + i, len - i);
+		i += addr_route(p + i, len - i, utf8);
 	} else if (!(flags & ADDR_F_RELAXED)) {
 		*errstr = "501 5.5.4 Address must be in angle brackets";
 		return -1;
@@ -270,6 +285,8 @@ addr_unquote(const char *local, char *out, size_t outlen)
 {
 	size_t	i, o = 0, len = strlen(local);
 
+	if (outlen == 0)
+		return -1;
 	if (len < 2 || local[0] != '"') {
 		if (len >= outlen)
 			return -1;

@@ -115,6 +115,8 @@ line_read(struct line_in *in, struct buf *out, int *flags)
 
 	buf_reset(out);
 	*flags = 0;
+	if (out->data == NULL && buf_append(out, "", 0) == -1)
+		return LINE_ERROR;	/* out->data is a string, even for "" */
 	for (;;) {
 		if ((st = line_fill(in)) != LINE_OK)
 			return st;

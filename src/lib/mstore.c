@@ -266,6 +266,8 @@ mstore_scan_end(struct mstore_scan *s)
 	if (s->pos > s->ls) {		/* a last line without LF */
 		s->cr = 0;
 		mstore_line_end(s, s->pos);
+		if (s->n > 0 && s->m[s->n - 1].body > s->pos)
+			s->m[s->n - 1].body = s->pos;	/* it was a From_ line */
 	}
 	mstore_close_msg(s, s->prevblank && s->pos > 0 ? s->blankstart : s->pos,
 	    s->pos, s->prevblank && s->n > 0 && s->m[s->n - 1].body < s->pos);

@@ -147,7 +147,9 @@ spool_unescape(const char *in, size_t len, char *out, size_t outlen)
 				return -1;	/* NUL never comes back */
 			out[o++] = (char)(h << 4 | l);
 			i += 2;
-		} else
+		} else if (in[i] == '\0')
+			return -1;		/* nor does a raw one */
+		else
 			out[o++] = in[i];
 	}
 	out[o] = '\0';

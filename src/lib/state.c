@@ -218,6 +218,8 @@ state_target(const char *p, const char *end, size_t nrcpt, struct qstate *q)
 	    state_word(&p, end, &w, &wl) == -1 ||
 	    state_str(w, wl, t.error, sizeof(t.error)) == -1 || p != end)
 		return -1;
+	if (t.parent >= 0 && q->t[t.parent].rcpt != t.rcpt)
+		return -1;		/* it descends from its parent's recipient */
 	if (state_add(q, t.kind, t.parent, t.rcpt, t.addr, t.owner) == -1)
 		return -1;
 	q->t[q->n - 1] = t;
@@ -229,7 +231,8 @@ state_parse(const char *buf, size_t len, size_t nrcpt, struct qstate *q,
     const char **errstr)
 {
 	const char	*p = buf, *end = buf + len, *nl;
-	size_t		 vl = sizeof(STATE_VERSION) - 1;
+	size_t		 vl = sizeof(STATE_VERSION) - 1, i;
+	unsigned char	*seen;
 
 	memset(q, 0, sizeof(*q));
 	*errstr = "not an inetmail state file (version line)";
@@ -253,8 +256,17 @@ state_parse(const char *buf, size_t len, size_t nrcpt, struct qstate *q,
 			goto fail;
 		p = nl + 1;
 	}
-	if (q->n < nrcpt) {
-		*errstr = "state lists fewer targets than recipients";
+	/* every recipient needs a target of its own, or it is lost */
+	if ((seen = calloc(nrcpt + 1, 1)) == NULL)
+		goto fail;
+	for (i = 0; i < q->n; i++)
+		if (q->t[i].parent == -1)
+			seen[q->t[i].rcpt] = 1;
+	for (i = 0; i < nrcpt && seen[i]; i++)
+		;
+	free(seen);
+	if (i < nrcpt) {
+		*errstr = "state lacks a target for a recipient";
 		goto fail;
 	}
 	return 0;

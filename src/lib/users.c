@@ -63,7 +63,8 @@ users_parse_line(const char *line, size_t len, const char *name,
 	if (strcmp(f, name) != 0)
 		return 0;
 	memset(u, 0, sizeof(*u));
-	strlcpy(u->name, f, sizeof(u->name));
+	if (strlcpy(u->name, f, sizeof(u->name)) >= sizeof(u->name))
+		return -1;
 	if (hash != NULL && users_field(line, len, 1, hash, hashlen) == -1)
 		return -1;
 	if (users_field(line, len, 2, f, sizeof(f)) == -1 ||

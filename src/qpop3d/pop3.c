@@ -467,5 +467,7 @@ pop3_transact(struct pop3 *s, const char *path)
 	    "bytes=%llu, left=%zu", log_safe(s->user), s->client, s->retrieved,
 	    s->deleted, s->bytes, s->st.n - (size_t)s->deleted);
 	mstore_close(&s->st);
+	buf_free(&s->line);
+	line_out_free(&s->out);
 	return 0;
 }

@@ -177,8 +177,8 @@ smtp_notify_ok(const char *v)
 
 	if (strcasecmp(v, "NEVER") == 0)
 		return 1;
-	if (strlcpy(tmp, v, sizeof(tmp)) >= sizeof(tmp) || *v == ',' ||
-	    strstr(v, ",,") != NULL || v[strlen(v) - 1] == ',')
+	if (*v == '\0' || *v == ',' || strlcpy(tmp, v, sizeof(tmp)) >=
+	    sizeof(tmp) || strstr(v, ",,") != NULL || v[strlen(v) - 1] == ',')
 		return 0;
 	for (w = strtok_r(tmp, ",", &save); w != NULL;
 	    w = strtok_r(NULL, ",", &save))

@@ -73,7 +73,7 @@ data_feed(struct data_machine *d, const char *p, size_t n)
 	for (i = 0; i < n && d->st != D_END; i++) {
 		c = p[i];
 		/* the ending ".\r\n" of DATA does not count */
-		if (d->max > 0 && ++d->wire > d->max + (d->dots ? 3 : 0))
+		if (d->max > 0 && ++d->wire - (d->dots ? 3 : 0) > d->max)
 			d->oversize = 1;
 		switch (d->st) {
 		case D_BOL:
