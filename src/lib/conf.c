@@ -65,6 +65,8 @@ static const struct conf_key {
 	{ "max_errors",		C_NUM,	OFF(max_errors), 0, NULL, 1, 1000000 },
 	{ "max_junk_commands",	C_NUM,	OFF(max_junk), 0, NULL, 1, 1000000 },
 	{ "max_received",	C_NUM,	OFF(max_received), 0, NULL, 0, 1000000 },
+	{ "workers",		C_NUM,	OFF(workers), 0, NULL, 1, 1000 },
+	{ "worker_idle",	C_TIME,	OFF(worker_idle), 0, NULL, 1, 86400 },
 	{ "default_user",	C_STR,	OFF(default_user), SZ(default_user), conf_check_name, 0, 0 },
 	{ "queuewarn",		C_TIME,	OFF(queuewarn),	0, NULL, 0, 1LL << 32 },
 	{ "queuereturn",	C_TIME,	OFF(queuereturn), 0, NULL, 0, 1LL << 32 },
@@ -170,6 +172,8 @@ conf_defaults(struct conf *c)
 	c->max_errors = 10;
 	c->max_junk = 100;
 	c->max_received = 100;		/* RFC 5321 6.3: loop detection */
+	c->workers = 10;
+	c->worker_idle = 30;
 	strlcpy(c->default_user, "nobody", sizeof(c->default_user));
 	c->queuewarn = 4 * 3600;	/* sendmail's confTO_QUEUEWARN */
 	c->queuereturn = 5 * 86400;	/* sendmail's confTO_QUEUERETURN */

@@ -30,6 +30,8 @@ struct conf {
 	long long max_errors;			/* bad commands in a row */
 	long long max_junk;			/* commands without progress */
 	long long max_received;			/* Received: headers: a mail loop */
+	long long workers;			/* inetd "wait": sessions at once */
+	long long worker_idle;			/* inetd "wait": exit when idle */
 	/* delivery (qrun) */
 	char	 default_user[CONF_NAMEMAX];	/* runs root-owned aliases' programs */
 	long long queuewarn;			/* a delay warning after this */

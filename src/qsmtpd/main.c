@@ -35,10 +35,10 @@ usage(void)
 
 /*
  * The client's address: the socket's peer, TCPREMOTEIP, or "" (local).
- * Returns -1 if stdin is a socket without a peer (the client is gone).
+ * Returns -1 if fd is a socket without a peer (the client is gone).
  */
 static int
-client_address(char *out, size_t outlen)
+client_address(int fd, char *out, size_t outlen)
 {
 	struct sockaddr_storage	 ss;
 	struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)&ss;
@@ -48,7 +48,7 @@ client_address(char *out, size_t outlen)
 	struct in_addr		 a4;
 
 	out[0] = '\0';
-	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) == 0) {
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
 		if (ss.ss_family == AF_INET)
 			inet_ntop(AF_INET, &s4->sin_addr, out, outlen);
 		else if (ss.ss_family == AF_INET6 &&
@@ -106,7 +106,10 @@ main(int argc, char *argv[])
 		printf("421 4.3.0 Server configuration error; try later\r\n");
 		return EX_CONFIG;
 	}
-	if (client_address(client, sizeof(client)) == -1) {
+	if (smtp_listening(STDIN_FILENO))
+		return smtp_listen(&conf, STDIN_FILENO, client_address) == 0 ?
+		    EX_OK : EX_OSERR;
+	if (client_address(STDIN_FILENO, client, sizeof(client)) == -1) {
 		log_info("client vanished before the greeting");
 		return EX_OK;
 	}

@@ -93,6 +93,16 @@ struct smtp_session {
 int	smtp_session(const struct conf *, int in, int out,
 	    const char *client_addr);
 
+/* listen.c: 1 if fd is a listening socket (an inetd "wait" service). */
+int	smtp_listening(int fd);
+/*
+ * Serves connections accepted on lfd with c->workers processes until they
+ * have been idle for c->worker_idle seconds; client() finds a connection's
+ * address (0, or -1 to drop it).  Returns 0, or -1 if it cannot start.
+ */
+int	smtp_listen(const struct conf *, int lfd,
+	    int (*client)(int, char *, size_t));
+
 /* Internal to qsmtpd: smtp_data.c's handlers. */
 int	smtp_data(struct smtp_session *, char *);
 int	smtp_bdat(struct smtp_session *, char *);
