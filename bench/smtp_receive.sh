@@ -29,9 +29,15 @@ WORK=${WORK:-/var/tmp/inetmail-bench}	# under /var: Postfix's maillog_file
 					# must be (maillog_file_prefixes)
 SRC=${SRC:-$(cd "$(dirname "$0")/.." && pwd)}	# the inetmail tree
 QSMTPD=${QSMTPD:-}		# a built qsmtpd; empty: build a snapshot of SRC
+EXTRA=${EXTRA:-}		# more qsmtpd builds to compare, each
+				# "label=/path" (inetd nowait, like qsmtpd) or
+				# "label=wait:/path" (inetd wait: gets the
+				# listening socket); same spool and config
 BENCH_NETNS=${BENCH_NETNS:-1}	# 1: run servers and client in a private
 				# network namespace with only loopback
 KEEP=${KEEP:-0}			# 1: keep $WORK afterwards (logs, configs)
+EXPERIMENTS=${EXPERIMENTS:-0}	# 1: also measure qsmtpd linked -static and
+				# the bench/experiments/ inetd-wait variants
 # ---------------------------------------------------------------------------
 
 SELF=$(readlink -f "$0")
@@ -74,9 +80,14 @@ if [ "${BENCH_INNER:-0}" != 1 ]; then
 	    useradd -r -d /nonexistent -s /usr/sbin/nologin inetmail
 	id postfix >/dev/null 2>&1 || die "no postfix user (postfix install?)"
 
+	case $(readlink -m "$WORK") in
+	/|/var|/tmp|/var/tmp|/home|/root|/usr|/etc)
+		die "WORK=$WORK: give a directory of its own (it is emptied)" ;;
+	esac
 	rm -rf "$WORK"
 	mkdir -p "$WORK"
 	chmod 755 "$WORK"
+	QSMTPD_GIVEN=$QSMTPD
 	if [ -z "$QSMTPD" ]; then
 		# Build a snapshot of the working tree (tracked and untracked,
 		# not ignored), so a tree that others are editing is not touched.
@@ -97,8 +108,26 @@ if [ "${BENCH_INNER:-0}" != 1 ]; then
 	fi
 	[ -x "$QSMTPD" ] || die "no qsmtpd at $QSMTPD"
 	QSMTPD=$(readlink -f "$QSMTPD")
+	if [ "$EXPERIMENTS" = 1 ]; then
+		# the objects of the tree qsmtpd was built in
+		bt=$(cd "$(dirname "$QSMTPD")/../.." && pwd)
+		[ -f "$bt/src/lib/libinetmail.a" ] ||
+		    die "EXPERIMENTS=1: no built tree around $QSMTPD"
+		"$(dirname "$SELF")/experiments/build.sh" "$bt" "$WORK/exp" \
+		    >"$WORK/exp.log" 2>&1 ||
+		    { cat "$WORK/exp.log" >&2; die "experiments build failed"; }
+		EXTRA="$EXTRA static=$WORK/exp/qsmtpd_static"
+		EXTRA="$EXTRA fork=wait:$WORK/exp/qsmtpd_fork"
+		EXTRA="$EXTRA prefork=wait:$WORK/exp/qsmtpd_prefork"
+	fi
+	BENCH_REV=
+	if [ -z "${QSMTPD_GIVEN:-}" ] && git -C "$SRC" rev-parse >/dev/null 2>&1; then
+		BENCH_REV=$(git -C "$SRC" rev-parse --short HEAD)
+		[ -z "$(git -C "$SRC" status --porcelain -- src 2>/dev/null)" ] ||
+		    BENCH_REV="$BENCH_REV + uncommitted src/ changes"
+	fi
 	export QSMTPD MSGS SIZE SESSIONS PERCONN RUNS CASES SERVERS QS_PORT \
-	    PF_PORT PF_PARK WORK KEEP
+	    PF_PORT PF_PARK WORK KEEP EXTRA BENCH_REV
 	export BENCH_INNER=1
 	if [ "$BENCH_NETNS" = 1 ]; then
 		# Nothing started below can reach anything but 127.0.0.1.
@@ -111,20 +140,56 @@ fi
 if [ "${BENCH_NETNS:-1}" = 1 ]; then
 	ip link set lo up
 fi
+cd "$WORK"
 
 INETD_PID=
 PF_MASTER_PID=
+QS_CG=
+PF_CG=
+declare -A PORT
 PF_CONF=$WORK/postfix/etc
 PF_QUEUE=$WORK/postfix/queue
 QS_SPOOL=$WORK/qsmtpd/spool
 QS_CONF=$WORK/qsmtpd/inetmail.conf
 
+# The PIDs of the descendants of process $1.
+descendants() {
+	local f
+	for f in /proc/[0-9]*/stat; do
+		{ cat "$f" && echo; } 2>/dev/null || true
+	done | awk -v root="$1" '
+	NF { pid = $1; rest = $0; sub(/^.*\) /, "", rest); split(rest, v, " ")
+	     ppid[pid] = v[2] }
+	END { in_tree[root] = 1; grew = 1
+	      while (grew) { grew = 0
+		for (p in ppid) if (!(p in in_tree) && (ppid[p] in in_tree)) {
+			in_tree[p] = 1; grew = 1; print p } } }'
+}
+
+# Server CPU: a cpuacct cgroup per server when the kernel has one (exact,
+# exited processes included), else the process tree (tree_ticks below).
+CG_ROOT=/sys/fs/cgroup/cpuacct
+CG_DIRS=
+cg_new() {	# cg_new NAME PID...: a cgroup holding PIDs (their children follow)
+	local d=$CG_ROOT/inetmail-bench.$$.$1 p
+	shift
+	[ -w "$CG_ROOT" ] && [ -f "$CG_ROOT/cpuacct.usage" ] || return 1
+	mkdir "$d" 2>/dev/null || return 1
+	for p in "$@"; do
+		echo "$p" >"$d/cgroup.procs" 2>/dev/null || true
+	done
+	echo "$d"
+}
+
 cleanup() {
-	local rc=$?
+	local rc=$? kids
 	set +e
 	if [ -n "$INETD_PID" ] && kill -0 "$INETD_PID" 2>/dev/null; then
+		kids=$(descendants "$INETD_PID")	# sessions, wait-mode servers
 		kill "$INETD_PID"
 		wait "$INETD_PID" 2>/dev/null
+		# shellcheck disable=SC2086
+		[ -n "$kids" ] && kill $kids 2>/dev/null
 	fi
 	if [ -n "$PF_MASTER_PID" ]; then
 		$POSTFIX -c "$PF_CONF" stop >/dev/null 2>&1
@@ -134,6 +199,9 @@ cleanup() {
 		done
 		kill -0 "$PF_MASTER_PID" 2>/dev/null && kill -9 "$PF_MASTER_PID"
 	fi
+	for d in $CG_DIRS; do
+		for _ in 1 2 3 4 5; do rmdir "$d" 2>/dev/null && break; sleep 0.2; done
+	done
 	if [ "$KEEP" != 1 ] && [ "$rc" -eq 0 ]; then
 		rm -rf "$WORK"
 	elif [ -d "$WORK" ]; then
@@ -143,11 +211,11 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+trap 'say "smtp_receive: failed at line $LINENO: $BASH_COMMAND"' ERR
 
 # Waits until something listens on 127.0.0.1:$1.
 wait_listen() {
-	local i
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		ss -Hltn "sport = :$1" | grep -q . && return 0
 		sleep 0.1
 	done
@@ -183,9 +251,28 @@ start_qsmtpd() {
 	# nowait.N: inetd's default limit is 256 starts a minute
 	printf '127.0.0.1:%s stream tcp nowait.1000000 root %s qsmtpd -C %s\n' \
 	    "$QS_PORT" "$QSMTPD" "$QS_CONF" >"$d/inetd.conf"
+	PORT[qsmtpd]=$QS_PORT
+	local e label path mode port=$((QS_PORT + 10))
+	for e in $EXTRA; do
+		label=${e%%=*} path=${e#*=} mode=nowait.1000000
+		case $path in wait:*) path=${path#wait:} mode=wait ;; esac
+		[ -x "$path" ] || die "EXTRA $label: no executable $path"
+		printf '127.0.0.1:%s stream tcp %s root %s qsmtpd -C %s\n' \
+		    "$port" "$mode" "$(readlink -f "$path")" "$QS_CONF" \
+		    >>"$d/inetd.conf"
+		PORT[$label]=$port
+		SERVERS="$SERVERS $label"
+		port=$((port + 1))
+	done
 	$INETD -d -R 1000000 "$d/inetd.conf" >"$d/inetd.log" 2>&1 &
 	INETD_PID=$!
-	wait_listen "$QS_PORT" || die "inetd does not listen on $QS_PORT"
+	QS_CG=$(cg_new inetd "$INETD_PID") || QS_CG=
+	CG_DIRS="$CG_DIRS $QS_CG"
+	for e in $SERVERS; do
+		[ "$e" = postfix ] && continue
+		wait_listen "${PORT[$e]}" ||
+		    die "inetd does not listen on ${PORT[$e]}"
+	done
 }
 
 qs_count() { find "$QS_SPOOL/queue" -type f | wc -l; }
@@ -270,6 +357,12 @@ start_postfix() {
 	PF_MASTER_PID=$(tr -dc 0-9 <"$PF_QUEUE/pid/master.pid")
 	[ -n "$PF_MASTER_PID" ] || die "no Postfix master pid"
 	wait_listen "$PF_PORT" || die "Postfix does not listen on $PF_PORT"
+	PORT[postfix]=$PF_PORT
+	# shellcheck disable=SC2046
+	PF_CG=$(cg_new postfix "$PF_MASTER_PID" $(descendants "$PF_MASTER_PID")) ||
+	    PF_CG=
+	CG_DIRS="$CG_DIRS $PF_CG"
+
 }
 
 pf_count() {
@@ -285,7 +378,7 @@ pf_clean() {
 
 # send PORT PERCONN: sends $MSGS messages; prints the wall-clock seconds.
 send() {
-	local port=$1 per=$2 t0 t1 i batches
+	local port=$1 per=$2 t0 t1 batches
 	t0=$(date +%s.%N)
 	if [ "$per" -le 1 ]; then
 		$SMTP_SOURCE -4 -s "$SESSIONS" -m "$MSGS" -l "$SIZE" \
@@ -296,7 +389,7 @@ send() {
 		# of SESSIONS*per messages gives each connection about per.
 		batches=$(( MSGS / (SESSIONS * per) ))
 		[ "$batches" -ge 1 ] || batches=1
-		for i in $(seq "$batches"); do
+		for _ in $(seq "$batches"); do
 			$SMTP_SOURCE -4 -d -s "$SESSIONS" \
 			    -m $(( MSGS / batches )) -l "$SIZE" \
 			    -M bench-client.invalid -f "$FROM" -t "$RCPT" \
@@ -304,14 +397,58 @@ send() {
 		done
 	fi
 	t1=$(date +%s.%N)
-	awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.6f", b - a}' 
+	awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.6f", b - a}'
 }
 
+# shellcheck disable=SC2317  # reached: phase 1 ends in exec
 calc() { awk "BEGIN{printf \"%.6f\", $1}"; }
+HZ=$(getconf CLK_TCK)
 
+# All CPU time of the machine so far, in clock ticks (includes the client).
 cpu_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
 
+# CPU time of process $1 and all its descendants, living or reaped, in
+# ticks: utime+stime of each, plus cutime+cstime (the children it reaped).
+tree_ticks() {
+	local f
+	for f in /proc/[0-9]*/stat; do
+		{ cat "$f" && echo; } 2>/dev/null || true	# may be gone
+	done | awk -v root="$1" '
+	NF {
+		pid = $1; rest = $0
+		sub(/^.*\) /, "", rest)	# past "(comm) ", comm may hold spaces
+		split(rest, v, " ")
+		ppid[pid] = v[2]
+		t[pid] = v[12] + v[13] + v[14] + v[15]
+	}
+	END {
+		in_tree[root] = 1; grew = 1
+		while (grew) {
+			grew = 0
+			for (p in ppid)
+				if (!(p in in_tree) && (ppid[p] in in_tree)) {
+					in_tree[p] = 1; grew = 1
+				}
+		}
+		for (p in in_tree) sum += t[p]
+		print sum + 0
+	}'
+}
+
+# Server CPU so far, in nanoseconds.
+server_ns() {
+	local cg root
+	if is_postfix "$1"; then cg=$PF_CG root=$PF_MASTER_PID
+	else cg=$QS_CG root=$INETD_PID; fi
+	if [ -n "$cg" ]; then
+		cat "$cg/cpuacct.usage"
+	else
+		echo $(( $(tree_ticks "$root") * 1000000000 / HZ ))
+	fi
+}
+
 median() { sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+
 
 for s in $SERVERS; do
 	case $s in
@@ -321,65 +458,93 @@ for s in $SERVERS; do
 	esac
 done
 
-port_of() { [ "$1" = qsmtpd ] && echo "$QS_PORT" || echo "$PF_PORT"; }
-count_of() { [ "$1" = qsmtpd ] && qs_count || pf_count; }
-clean_of() { [ "$1" = qsmtpd ] && qs_clean || pf_clean; }
+is_postfix() { [ "$1" = postfix ]; }
+count_of() { if is_postfix "$1"; then pf_count; else qs_count; fi; }
+clean_of() { if is_postfix "$1"; then pf_clean; else qs_clean; fi; }
 
 # Warm-up: a few messages each, then clean (Postfix starts its processes).
 for s in $SERVERS; do
 	$SMTP_SOURCE -4 -s 2 -m 20 -l "$SIZE" -M bench-client.invalid \
-	    -f "$FROM" -t "$RCPT" "127.0.0.1:$(port_of "$s")" >/dev/null
+	    -f "$FROM" -t "$RCPT" "127.0.0.1:${PORT[$s]}" >/dev/null
 	clean_of "$s"
 done
 
+# How busy the machine is without us: other work skews every number.
+idle_check() {
+	local a b
+	a=$(awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
+	sleep 2
+	b=$(awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
+	awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ")
+	    busy = y[1] - x[1]; idle = y[2] - x[2]
+	    printf "%.0f", (busy + idle > 0) ? 100 * busy / (busy + idle) : 0 }'
+}
+BG_BEFORE=$(idle_check)
+[ "$BG_BEFORE" -le 10 ] ||
+    say "warning: the machine is ${BG_BEFORE}% busy before the runs; numbers will be noisy"
+
 RES=$WORK/results
 : >"$RES"
-HZ=$(getconf CLK_TCK)
-say "$(printf '%-8s %-8s %4s %8s %9s %6s %10s' case server run seconds msgs/s queued cpu-ms/msg)"
+say "$(printf '%-9s %-10s %3s %8s %9s %6s %11s %11s' case server run seconds \
+    msgs/s queued srv-cpu-ms all-cpu-ms)"
 for r in $(seq "$RUNS"); do
 	for per in $CASES; do
 		for s in $SERVERS; do
 			clean_of "$s"
 			sync
+			s0=$(server_ns "$s")
 			c0=$(cpu_ticks)
-			secs=$(send "$(port_of "$s")" "$per")
+			secs=$(send "${PORT[$s]}" "$per")
 			c1=$(cpu_ticks)
+			s1=$(server_ns "$s")
 			n=$(count_of "$s")
+			[ "$n" -gt 0 ] || die "$s queued nothing"
 			rate=$(calc "$n / $secs")
-			cpums=$(calc "($c1 - $c0) * 1000 / $HZ / ($n ? $n : 1)")
-			printf '%s %s %s %.3f %.1f %s %.3f\n' "$per" "$s" "$r" \
-			    "$secs" "$rate" "$n" "$cpums" >>"$RES"
-			say "$(printf '%-8s %-8s %4s %8.3f %9.1f %6s %10.3f' \
-			    "$per/conn" "$s" "$r" "$secs" "$rate" "$n" "$cpums")"
+			srvms=$(calc "($s1 - $s0) / 1000000 / $n")
+			allms=$(calc "($c1 - $c0) * 1000 / $HZ / $n")
+			printf '%s %s %s %.3f %.1f %s %.2f %.2f\n' "$per" "$s" "$r" \
+			    "$secs" "$rate" "$n" "$srvms" "$allms" >>"$RES"
+			say "$(printf '%-9s %-10s %3s %8.3f %9.1f %6s %11.2f %11.2f' \
+			    "$per/conn" "$s" "$r" "$secs" "$rate" "$n" "$srvms" \
+			    "$allms")"
 			[ "$n" -eq "$MSGS" ] ||
 			    die "$s queued $n of $MSGS messages (per=$per run=$r)"
 		done
 	done
 done
 for s in $SERVERS; do clean_of "$s"; done
+BG_AFTER=$(idle_check)
 
 # ---- the report ---------------------------------------------------------------
+col() {	# col CASE SERVER FIELD: the median of that field over the runs
+	awk -v p="$1" -v s="$2" -v f="$3" '$1==p && $2==s {print $f}' "$RES" |
+	    median
+}
 echo
 echo "SMTP receive: $MSGS messages of $SIZE bytes, $SESSIONS parallel sessions," \
     "median of $RUNS runs"
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(uname -sr)," \
     "Postfix $(postconf -d -h mail_version 2>/dev/null), Postfix park: $PF_PARK"
+echo "other CPU load: ${BG_BEFORE}% busy before the runs, ${BG_AFTER}% after;" \
+    "server CPU from $([ -n "$QS_CG$PF_CG" ] && echo "cpuacct cgroups" ||
+    echo "the process trees")"
+echo "qsmtpd: $QSMTPD${BENCH_REV:+ (inetmail $BENCH_REV)}"
 echo
-printf '| %-14s | %-14s | %-14s | %-15s |\n' "msgs/conn" "qsmtpd msg/s" \
-    "Postfix msg/s" "qsmtpd/Postfix"
-printf '|%s|%s|%s|%s|\n' "----------------" "----------------" \
-    "----------------" "-----------------"
+echo "| msgs/conn | server | msgs/s (median) | vs Postfix | server CPU ms/msg | all CPU ms/msg |"
+echo "|---|---|---|---|---|---|"
 for per in $CASES; do
-	q=$(awk -v p="$per" '$1==p && $2=="qsmtpd"{print $5}' "$RES" | median)
-	p=$(awk -v p="$per" '$1==p && $2=="postfix"{print $5}' "$RES" | median)
-	if [ -n "$q" ] && [ -n "$p" ]; then
-		ratio=$(printf '%.2fx' "$(calc "$q / $p")")
-	else
-		ratio=-
-	fi
-	printf '| %-14s | %-14s | %-14s | %-15s |\n' "$per" "${q:--}" "${p:--}" \
-	    "$ratio"
+	p=$(col "$per" postfix 5)
+	for s in $SERVERS; do
+		q=$(col "$per" "$s" 5)
+		if [ -n "$p" ] && [ -n "$q" ]; then
+			ratio=$(printf '%.2fx' "$(calc "$q / $p")")
+		else
+			ratio=-
+		fi
+		printf '| %s | %s | %s | %s | %s | %s |\n' "$per" "$s" "$q" \
+		    "$ratio" "$(col "$per" "$s" 7)" "$(col "$per" "$s" 8)"
+	done
 done
 echo
-echo "per run (case server run seconds msgs/s queued cpu-ms/msg):"
+echo "per run (msgs/conn server run seconds msgs/s queued server-cpu-ms/msg all-cpu-ms/msg):"
 cat "$RES"
