@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "base64.h"
 #include "buf.h"
 #include "check_util.h"
@@ -197,6 +198,29 @@ START_TEST(base64_table)
 }
 END_TEST
 
+START_TEST(apop_rfc1939_example)
+{
+	char	secrets[160];
+	FILE	*fp;
+
+	snprintf(secrets, sizeof(secrets), "%s/apop", dir);
+	fp = fopen(secrets, "w");
+	fprintf(fp, "other:x\nmrose:tanstaaf\n");
+	fclose(fp);
+	/* RFC 1939 7, the example */
+	ck_assert_int_eq(auth_apop(secrets, "mrose",
+	    "<1896.697170952@dbc.mtview.ca.us>",
+	    "c4c9334bac560ecc979e58001b3e22fb"), 1);
+	ck_assert_int_eq(auth_apop(secrets, "mrose",
+	    "<1896.697170953@dbc.mtview.ca.us>",
+	    "c4c9334bac560ecc979e58001b3e22fb"), 0);
+	ck_assert_int_eq(auth_apop(secrets, "nobody",
+	    "<1896.697170952@dbc.mtview.ca.us>",
+	    "c4c9334bac560ecc979e58001b3e22fb"), 0);
+	ck_assert_int_eq(auth_apop("/nonexistent", "mrose", "<x>", "00"), -1);
+}
+END_TEST
+
 static Suite *
 mstore_suite(void)
 {
@@ -208,6 +232,7 @@ mstore_suite(void)
 	tcase_add_test(tc, mstore_in_use_and_commit);
 	tcase_add_test(tc, mstore_missing_is_empty);
 	tcase_add_test(tc, mstore_crlf_mailbox);
+	tcase_add_test(tc, apop_rfc1939_example);
 	tcase_add_loop_test(tc, base64_table, 0, sizeof(b64) / sizeof(b64[0]));
 	suite_add_tcase(s, tc);
 	return s;

@@ -16,6 +16,8 @@
 #endif
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "auth.h"
 #include "compat.h"
 #include "users.h"
@@ -118,4 +120,44 @@ auth_check(const char *spec, const char *user, const char *pass)
 	r = auth_hash(pass, hash);
 	explicit_bzero(hash, sizeof(hash));
 	return r;
+}
+
+int
+auth_apop(const char *path, const char *user, const char *banner,
+    const char *digest)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0, i;
+	char		 line[1024], hex[2 * EVP_MAX_MD_SIZE + 1], *colon;
+	size_t		 ul = strlen(user);
+	FILE		*fp;
+	int		 found = 0, ok = 0;
+
+	if (path[0] == '\0' || (fp = fopen(path, "re")) == NULL)
+		return -1;
+	while (!found && fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if ((colon = strchr(line, ':')) == NULL ||
+		    (size_t)(colon - line) != ul || strncmp(line, user, ul) != 0)
+			continue;
+		found = 1;
+		{
+			EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+			if (ctx != NULL &&
+			    EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 &&
+			    EVP_DigestUpdate(ctx, banner, strlen(banner)) == 1 &&
+			    EVP_DigestUpdate(ctx, colon + 1, strlen(colon + 1))
+			    == 1 && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1) {
+				for (i = 0; i < mdlen; i++)
+					snprintf(hex + 2 * i, 3, "%02x", md[i]);
+				hex[2 * mdlen] = '\0';
+				ok = auth_equal(hex, digest);
+			}
+			EVP_MD_CTX_free(ctx);
+		}
+	}
+	explicit_bzero(line, sizeof(line));
+	fclose(fp);
+	return ok;
 }

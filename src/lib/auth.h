@@ -12,4 +12,12 @@
  */
 int	auth_check(const char *spec, const char *user, const char *pass);
 
+/*
+ * APOP (RFC 1939 7): checks that digest (hex) is MD5(banner secret) for
+ * the user's clear-text secret in the file at path ("user:secret" lines).
+ * Returns 1 if it matches, 0 if not, -1 if the file cannot be read.
+ */
+int	auth_apop(const char *path, const char *user, const char *banner,
+	    const char *digest);
+
 #endif

@@ -35,6 +35,7 @@ static const char *conf_check_mailbox(const char *);
 static const char *conf_check_resolver(const char *);
 static const char *conf_check_name(const char *);
 static const char *conf_check_yesno(const char *);
+static const char *conf_check_optpath(const char *);
 
 #define OFF(f)	offsetof(struct conf, f)
 #define SZ(f)	sizeof(((struct conf *)0)->f)
@@ -78,6 +79,7 @@ static const struct conf_key {
 	{ "pop3_timeout",	C_TIME,	OFF(pop3_timeout), 0, NULL, 1, 86400 },
 	{ "auth_delay",		C_TIME,	OFF(auth_delay), 0, NULL, 0, 60 },
 	{ "max_auth_failures",	C_NUM,	OFF(max_auth_failures), 0, NULL, 1, 100 },
+	{ "apop_secrets",	C_STR,	OFF(apop_secrets), SZ(apop_secrets), conf_check_optpath, 0, 0 },
 	{ "allow_plaintext",	C_STR,	OFF(allow_plaintext), SZ(allow_plaintext), conf_check_yesno, 0, 0 },
 	{ NULL,			C_STR,	0,		0, NULL, 0, 0 }
 };
@@ -93,6 +95,13 @@ conf_check_name(const char *v)
 {
 	return v[0] != '\0' && strpbrk(v, " \t/:") == NULL ? NULL :
 	    "must be a name (no spaces, slashes or colons)";
+}
+
+static const char *
+conf_check_optpath(const char *v)
+{
+	return v[0] == '/' || strcmp(v, "none") == 0 ? NULL :
+	    "must be an absolute path or none";
 }
 
 static const char *
@@ -394,6 +403,8 @@ conf_finish(struct conf *c)
 		c->trigger[0] = '\0';
 	if (strcmp(c->resolver, "system") == 0)
 		c->resolver[0] = '\0';
+	if (strcmp(c->apop_secrets, "none") == 0)
+		c->apop_secrets[0] = '\0';
 }
 
 int

@@ -45,6 +45,7 @@ struct conf {
 	long long auth_delay;			/* after the first failed login */
 	long long max_auth_failures;		/* per connection */
 	char	 allow_plaintext[8];		/* yes/no: USER/PASS without TLS */
+	char	 apop_secrets[CONF_PATHMAX];	/* "" : no APOP */
 };
 
 /* Fills in the built-in defaults (hostname from gethostname()). */

@@ -30,6 +30,9 @@
 #include "priv.h"
 #include "users.h"
 
+/* The APOP timestamp, made by the root parent before the split. */
+static char	apop_banner[128];
+
 static void
 usage(void)
 {
@@ -96,6 +99,7 @@ child(const struct conf *c, int fd, const char *client)
 		_exit(EX_CONFIG);
 	}
 	pop3_init(&s, c, STDIN_FILENO, STDOUT_FILENO, client);
+	strlcpy(s.banner, apop_banner, sizeof(s.banner));
 	s.auth_fd = fd;
 	if (pop3_authorize(&s) == 1 && line_flush(&s.out) == 0) {
 		/* pipelined commands after PASS belong to the session */
@@ -141,12 +145,20 @@ parent(const struct conf *c, int fd, pid_t pid, const char *client)
 		}
 		req.user[sizeof(req.user) - 1] = '\0';
 		req.pass[sizeof(req.pass) - 1] = '\0';
+		req.banner[sizeof(req.banner) - 1] = '\0';
 		/* the limit holds here too, should the child be subverted */
 		if (++tries > c->max_auth_failures) {
 			log_warn("too many login attempts from %s", client);
 			return EX_OK;
 		}
-		ok = auth_check(c->users, req.user, req.pass) == 1 ? 'y' : 'n';
+		if (req.kind == 'a' && c->apop_secrets[0] != '\0')
+			ok = auth_apop(c->apop_secrets, req.user, apop_banner,
+			    req.pass) == 1 ? 'y' : 'n';
+		else if (req.kind == 'p')
+			ok = auth_check(c->users, req.user, req.pass) == 1 ?
+			    'y' : 'n';
+		else
+			ok = 'n';
 		explicit_bzero(req.pass, sizeof(req.pass));
 		if (write(fd, &ok, 1) != 1)
 			return EX_OK;
@@ -198,6 +210,8 @@ main(int argc, char *argv[])
 		pop3_init(&s, &conf, STDIN_FILENO, STDOUT_FILENO, client);
 		return pop3_authorize(&s) == 1 ? session(&s) : EX_OK;
 	}
+	if (conf.apop_secrets[0] != '\0')
+		pop3_banner(&conf, apop_banner, sizeof(apop_banner));
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1 ||
 	    (pid = fork()) == -1) {
 		printf("-ERR [SYS/TEMP] Cannot start\r\n");

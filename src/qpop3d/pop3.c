@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -27,6 +28,13 @@ pop3_reply(struct pop3 *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)line_vreply(&s->out, fmt, ap);
 	va_end(ap);
+}
+
+void
+pop3_banner(const struct conf *c, char *out, size_t len)
+{
+	snprintf(out, len, "<%ld.%lld@%s>", (long)getpid(),
+	    (long long)time(NULL), c->hostname);
 }
 
 void
@@ -109,17 +117,24 @@ pop3_capa(struct pop3 *s, int authorized)
 	pop3_reply(s, ".");
 }
 
-/* Asks whether user/pass are good: the root parent, or ourselves. */
+/*
+ * Asks whether user and pass (or, for kind 'a', an APOP digest) are good:
+ * the root parent, or ourselves.
+ */
 static int
-pop3_check(struct pop3 *s, const char *user, const char *pass)
+pop3_check(struct pop3 *s, char kind, const char *user, const char *pass)
 {
 	struct pop3_auth_req	req;
 	char			ans = 0;
 	int			r;
 
 	if (s->auth_fd == -1)
-		return auth_check(s->conf->users, user, pass) == 1;
+		return kind == 'a' ? auth_apop(s->conf->apop_secrets, user,
+		    s->banner, pass) == 1 :
+		    auth_check(s->conf->users, user, pass) == 1;
 	memset(&req, 0, sizeof(req));
+	req.kind = kind;
+	strlcpy(req.banner, s->banner, sizeof(req.banner));
 	strlcpy(req.user, user, sizeof(req.user));
 	strlcpy(req.pass, pass, sizeof(req.pass));
 	r = write(s->auth_fd, &req, sizeof(req)) == (ssize_t)sizeof(req) &&
@@ -130,13 +145,13 @@ pop3_check(struct pop3 *s, const char *user, const char *pass)
 
 /* A login attempt; returns 1 on success.  Failures wait, then may end it. */
 static int
-pop3_login(struct pop3 *s, const char *user, const char *pass)
+pop3_login(struct pop3 *s, char kind, const char *user, const char *pass)
 {
 	unsigned	delay;
 	int		i;
 
 	if (user[0] != '\0' && strlen(user) < sizeof(s->user) &&
-	    pop3_check(s, user, pass)) {
+	    pop3_check(s, kind, user, pass)) {
 		strlcpy(s->user, user, sizeof(s->user));
 		return 1;
 	}
@@ -194,7 +209,7 @@ pop3_auth_plain(struct pop3 *s, char *ir)
 		pop3_reply(s, "-ERR [AUTH] Cannot act for another user");
 		return 0;
 	}
-	r = pop3_login(s, authc, pass);
+	r = pop3_login(s, 'p', authc, pass);
 	explicit_bzero(dec, sizeof(dec));
 	return r;
 }
@@ -205,7 +220,13 @@ pop3_authorize(struct pop3 *s)
 	char	 verb[8], *arg;
 	int	 r, plain = strcmp(s->conf->allow_plaintext, "yes") == 0;
 
-	pop3_reply(s, "+OK");
+	if (s->conf->apop_secrets[0] != '\0') {
+		/* RFC 1939 7: a timestamp unique to this greeting */
+		if (s->banner[0] == '\0')
+			pop3_banner(s->conf, s->banner, sizeof(s->banner));
+		pop3_reply(s, "+OK %s", s->banner);
+	} else
+		pop3_reply(s, "+OK");
 	while (!s->quit && !s->out.error) {
 		if ((r = pop3_read(s)) == -1) {
 			(void)line_flush(&s->out);	/* the autologout reply */
@@ -240,9 +261,21 @@ pop3_authorize(struct pop3 *s)
 			}
 			s->have_user = 0;
 			/* RFC 1939 7: the password may contain spaces */
-			if (pop3_login(s, s->user, arg))
+			if (pop3_login(s, 'p', s->user, arg))
 				return 1;
 			s->user[0] = '\0';
+		} else if (strcmp(verb, "APOP") == 0 && s->banner[0] != '\0') {
+			char *digest = arg + strcspn(arg, " ");
+
+			if (*digest == ' ')
+				*digest++ = '\0';
+			if (arg[0] == '\0' || strlen(digest) != 32 ||
+			    strspn(digest, "0123456789abcdef") != 32) {
+				pop3_reply(s, "-ERR Syntax: APOP name digest");
+				continue;
+			}
+			if (pop3_login(s, 'a', arg, digest))
+				return 1;
 		} else if (strcmp(verb, "AUTH") == 0) {
 			char *mech = arg, *ir = arg + strcspn(arg, " ");
 

@@ -15,8 +15,10 @@
 
 /* A login request from the unprivileged child to the root parent. */
 struct pop3_auth_req {
+	char	kind;		/* 'p': a password, 'a': an APOP digest */
 	char	user[256];
-	char	pass[512];
+	char	pass[512];	/* the password, or the APOP digest */
+	char	banner[128];	/* APOP: the greeting's timestamp */
 };
 
 struct pop3 {
@@ -27,6 +29,7 @@ struct pop3 {
 	char		 client[64];
 	char		 user[256];
 	int		 have_user;	/* USER given */
+	char		 banner[128];	/* APOP timestamp, "" without APOP */
 	int		 failures;
 	int		 auth_fd;	/* to the root parent, or -1 */
 	int		 quit;
@@ -35,6 +38,8 @@ struct pop3 {
 	unsigned long long bytes;
 };
 
+/* Makes an APOP greeting timestamp "<pid.time@host>". */
+void	pop3_banner(const struct conf *, char *out, size_t len);
 void	pop3_init(struct pop3 *, const struct conf *, int in, int out,
 	    const char *client);
 /*
