@@ -1133,3 +1133,36 @@ def run_group(args, timeout=30, input=None):
     if group_members(p.pid):
         kill_group_wait(p)
     return rc, out
+
+
+# Assertions the end-to-end tests share: each raises AssertionError with
+# what was got and what was wanted.
+def eq(got, want, what):
+    if got != want:
+        raise AssertionError("%s:\n  got:  %r\n  want: %r" % (what, got, want))
+
+
+def _match(find, pattern, got, what):
+    m = find(pattern, got)
+    if not m:
+        raise AssertionError("%s:\n  got:     %r\n  pattern: %r"
+                             % (what, got, pattern))
+    return m
+
+
+def match_search(pattern, got, what):
+    """The pattern anywhere in got."""
+    return _match(re.search, pattern, got, what)
+
+
+def match_start(pattern, got, what):
+    """The pattern at the start of got."""
+    return _match(re.match, pattern, got, what)
+
+
+def ok_run(r, what, rc=0):
+    """r, a finished subprocess.run(), exited rc."""
+    if r.returncode != rc:
+        raise AssertionError("%s exited %d (want %d)\nstdout: %s\nstderr: %s"
+                             % (what, r.returncode, rc, r.stdout, r.stderr))
+    return r

@@ -42,24 +42,13 @@ class Ctx:
         self.inst.write_conf(self.conf + extra)
 
 
-def eq(got, want, what):
-    if got != want:
-        raise AssertionError("%s:\n  got:  %r\n  want: %r" % (what, got, want))
+eq = T.eq
 
 
-def match(pattern, got, what):
-    m = re.match(pattern, got)
-    if not m:
-        raise AssertionError("%s:\n  got:     %r\n  pattern: %r"
-                             % (what, got, pattern))
-    return m
+match = T.match_start
 
 
-def ok_run(r, what, rc=0):
-    if r.returncode != rc:
-        raise AssertionError("%s exited %d (want %d)\nstdout: %s\nstderr: %s"
-                             % (what, r.returncode, rc, r.stdout, r.stderr))
-    return r
+ok_run = T.ok_run
 
 
 def new_ids(ctx, before):

@@ -52,9 +52,7 @@ class Ctx:
         self.inst.write_conf(extra)
 
 
-def eq(got, want, what):
-    if got != want:
-        raise AssertionError("%s:\n  got:  %r\n  want: %r" % (what, got, want))
+eq = T.eq
 
 
 def fill(ctx, n=3):

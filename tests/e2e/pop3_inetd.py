@@ -51,9 +51,7 @@ class Ctx:
         self.tools = {}
 
 
-def eq(got, want, what):
-    if got != want:
-        raise AssertionError("%s:\n  got:  %r\n  want: %r" % (what, got, want))
+eq = T.eq
 
 
 def eq_bytes(got, want, what):

@@ -51,9 +51,7 @@ DATE_RE = (r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{1,2} "
            r"[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}")
 
 
-def eq(got, want, what):
-    if got != want:
-        raise AssertionError("%s:\n  got:  %r\n  want: %r" % (what, got, want))
+eq = T.eq
 
 
 def dns_query(port, name, qtype=1, host="127.0.0.1", timeout=2):
