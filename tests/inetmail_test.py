@@ -1166,3 +1166,97 @@ def ok_run(r, what, rc=0):
         raise AssertionError("%s exited %d (want %d)\nstdout: %s\nstderr: %s"
                              % (what, r.returncode, rc, r.stdout, r.stderr))
     return r
+
+
+SMTP_SINK = "/usr/sbin/smtp-sink"
+
+
+class Sink:
+    """Postfix's smtp-sink on host:port, as a remote peer: every message
+    it takes is dumped to its own file (-d), and its -v output says how
+    many connections it saw.  args are extra smtp-sink options (-Q
+    CONNECT: answer 421; -f RCPT: reject with 5xx; -r RCPT: 4xx...)."""
+
+    def __init__(self, workdir, port, args=(), host="127.0.0.1", name="sink"):
+        require_tool(SMTP_SINK)
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.logpath = os.path.join(workdir, name + ".log")
+        self.logf = open(self.logpath, "w")
+        listen = "[%s]:%d" % (host, port) if ":" in host else \
+            "%s:%d" % (host, port)
+        self.p = subprocess.Popen(
+            [SMTP_SINK, "-v", "-u", "root", "-d", self.dir + "/%M."]
+            + list(args) + [listen, "100"], stdin=subprocess.DEVNULL,
+            stdout=self.logf, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True)
+        deadline = time.time() + 10
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        while True:
+            try:
+                s = socket.socket(family, socket.SOCK_STREAM)
+                s.settimeout(0.5)
+                s.connect((host, port))
+                s.close()
+                break
+            except OSError:
+                s.close()
+            if self.p.poll() is not None or time.time() > deadline:
+                self.stop()
+                raise RuntimeError("smtp-sink did not start:\n" + self.log())
+            time.sleep(0.02)
+        self.base = 0
+        while self.connections() < 1 and time.time() < deadline:
+            time.sleep(0.02)                # the probe above, logged
+        self.base = 1
+
+    def log(self):
+        with open(self.logpath, errors="replace") as f:
+            return f.read()
+
+    def connections(self):
+        """Connections seen since start, the start-up probe excluded."""
+        return self.log().count("smtp-sink: connect (") - self.base
+
+    def messages(self, wait=0, n=0):
+        """The messages taken so far, as received (smtp-sink's own
+        header lines and the blank line it appends removed), oldest
+        first.  With wait, waits that long for at least n."""
+        deadline = time.time() + wait
+        while True:
+            names = sorted(os.listdir(self.dir),
+                           key=lambda f: os.stat(os.path.join(self.dir, f))
+                           .st_mtime_ns)
+            if len(names) >= n or time.time() >= deadline:
+                break
+            time.sleep(0.05)
+        out = []
+        for name in names:
+            with open(os.path.join(self.dir, name), "rb") as f:
+                out.append(sink_strip(f.read()))
+        return out
+
+    def stop(self):
+        if self.p is not None:
+            kill_group(self.p, signal.SIGKILL)
+            self.p = None
+        self.logf.close()
+
+
+def sink_strip(data):
+    """Undoes smtp-sink's dump format: X-* lines, its 3-line Received:
+    field, and the empty line it adds at the end.  Returns (envelope
+    dict, message bytes)."""
+    env = {}
+    lines = data.split(b"\n")
+    i = 0
+    while i < len(lines) and lines[i].startswith(b"X-"):
+        k, _, v = lines[i].decode("utf-8", "replace").partition(": ")
+        env.setdefault(k, []).append(v)
+        i += 1
+    if i < len(lines) and lines[i].startswith(b"Received: from "):
+        i += 3
+    body = b"\n".join(lines[i:])
+    if body.endswith(b"\n\n"):
+        body = body[:-1]
+    return env, body

@@ -53,3 +53,33 @@ base64_decode(const char *in, size_t len, unsigned char *out, size_t outlen)
 		return -1;		/* leftover bits must be zero */
 	return (long)o;
 }
+
+long
+base64_encode(const unsigned char *in, size_t len, char *out, size_t outlen)
+{
+	static const char	tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t			i, o = 0;
+	unsigned long		v;
+
+	if ((len + 2) / 3 * 4 + 1 > outlen)
+		return -1;
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8 |
+		    in[i + 2];
+		out[o++] = tab[v >> 18];
+		out[o++] = tab[(v >> 12) & 63];
+		out[o++] = tab[(v >> 6) & 63];
+		out[o++] = tab[v & 63];
+	}
+	if (i < len) {
+		v = (unsigned long)in[i] << 16 |
+		    (i + 1 < len ? (unsigned long)in[i + 1] << 8 : 0);
+		out[o++] = tab[v >> 18];
+		out[o++] = tab[(v >> 12) & 63];
+		out[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+	return (long)o;
+}

@@ -36,6 +36,7 @@ static const char *conf_check_resolver(const char *);
 static const char *conf_check_name(const char *);
 static const char *conf_check_yesno(const char *);
 static const char *conf_check_optpath(const char *);
+static const char *conf_check_host(const char *);
 
 #define OFF(f)	offsetof(struct conf, f)
 #define SZ(f)	sizeof(((struct conf *)0)->f)
@@ -76,6 +77,17 @@ static const struct conf_key {
 	{ "max_deliveries",	C_NUM,	OFF(max_deliveries), 0, NULL, 1, 1000 },
 	{ "program_timeout",	C_TIME,	OFF(program_timeout), 0, NULL, 1, 86400 },
 	{ "lock_timeout",	C_TIME,	OFF(lock_timeout), 0, NULL, 1, 86400 },
+	{ "queue_workers",	C_NUM,	OFF(queue_workers), 0, NULL, 1, 100 },
+	{ "smarthost",		C_STR,	OFF(smarthost),	SZ(smarthost), conf_check_host, 0, 0 },
+	{ "smtp_port",		C_NUM,	OFF(smtp_port),	0, NULL, 1, 65535 },
+	{ "expensive",		C_STR,	OFF(expensive),	SZ(expensive), conf_check_yesno, 0, 0 },
+	{ "hold_expensive",	C_STR,	OFF(hold_expensive), SZ(hold_expensive), conf_check_yesno, 0, 0 },
+	{ "smtp_secrets",	C_STR,	OFF(smtp_secrets), SZ(smtp_secrets), conf_check_optpath, 0, 0 },
+	{ "tls_policy",		C_STR,	OFF(tls_policy), SZ(tls_policy), conf_check_optpath, 0, 0 },
+	{ "tls_ca_file",	C_STR,	OFF(tls_ca_file), SZ(tls_ca_file), conf_check_optpath, 0, 0 },
+	{ "smtp_connect_timeout", C_TIME, OFF(smtp_connect_timeout), 0, NULL, 1, 3600 },
+	{ "smtp_timeout",	C_TIME,	OFF(smtp_timeout), 0, NULL, 1, 3600 },
+	{ "smtp_reuse",		C_NUM,	OFF(smtp_reuse), 0, NULL, 1, 100000 },
 	{ "pop3_timeout",	C_TIME,	OFF(pop3_timeout), 0, NULL, 1, 86400 },
 	{ "auth_delay",		C_TIME,	OFF(auth_delay), 0, NULL, 0, 60 },
 	{ "max_auth_failures",	C_NUM,	OFF(max_auth_failures), 0, NULL, 1, 100 },
@@ -102,6 +114,42 @@ conf_check_optpath(const char *v)
 {
 	return v[0] == '/' || strcmp(v, "none") == 0 ? NULL :
 	    "must be an absolute path or none";
+}
+
+/*
+ * The smart host: "host", "[host]" (no MX lookup) or "[192.0.2.1]", each
+ * with an optional ":port"; "none" for MX routing.
+ */
+static const char *
+conf_check_host(const char *v)
+{
+	const char	*bad = "must be none, host, [host] or [address], "
+			    "optionally with :port";
+	const char	*p = v, *end;
+	size_t		 n;
+
+	if (strcmp(v, "none") == 0)
+		return NULL;
+	if (*p == '[') {
+		if ((end = strchr(p, ']')) == NULL)
+			return bad;
+		n = (size_t)(end - p - 1);
+		p++;
+		end++;
+	} else {
+		end = p + strcspn(p, ":");
+		n = (size_t)(end - p);
+	}
+	if (n == 0 || strspn(p, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:") < n)
+		return bad;
+	if (*end == '\0')
+		return NULL;
+	if (*end != ':' || end[1] == '\0' || strlen(end + 1) > 5 ||
+	    strspn(end + 1, "0123456789") != strlen(end + 1) ||
+	    atol(end + 1) < 1 || atol(end + 1) > 65535)
+		return bad;
+	return NULL;
 }
 
 static const char *
@@ -191,6 +239,13 @@ conf_defaults(struct conf *c)
 	c->max_deliveries = 4;
 	c->program_timeout = 600;
 	c->lock_timeout = 60;
+	c->queue_workers = 4;
+	c->smtp_port = 25;
+	strlcpy(c->expensive, "no", sizeof(c->expensive));
+	strlcpy(c->hold_expensive, "no", sizeof(c->hold_expensive));
+	c->smtp_connect_timeout = 30;
+	c->smtp_timeout = 300;		/* RFC 5321 4.5.3.2: 5 minutes */
+	c->smtp_reuse = 100;
 	c->pop3_timeout = 600;		/* RFC 1939 3: at least 10 minutes */
 	c->auth_delay = 1;
 	c->max_auth_failures = 3;
@@ -405,6 +460,14 @@ conf_finish(struct conf *c)
 		c->resolver[0] = '\0';
 	if (strcmp(c->apop_secrets, "none") == 0)
 		c->apop_secrets[0] = '\0';
+	if (strcmp(c->smarthost, "none") == 0)
+		c->smarthost[0] = '\0';
+	if (strcmp(c->smtp_secrets, "none") == 0)
+		c->smtp_secrets[0] = '\0';
+	if (strcmp(c->tls_policy, "none") == 0)
+		c->tls_policy[0] = '\0';
+	if (strcmp(c->tls_ca_file, "none") == 0)
+		c->tls_ca_file[0] = '\0';
 }
 
 int

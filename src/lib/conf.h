@@ -40,6 +40,18 @@ struct conf {
 	long long max_deliveries;		/* qruns delivering at once */
 	long long program_timeout;		/* |program deliveries */
 	long long lock_timeout;			/* waiting for a mailbox lock */
+	long long queue_workers;		/* processes a queue run splits into */
+	/* remote delivery (qrun's SMTP client) */
+	char	 smarthost[CONF_NAMEMAX];	/* "" for MX routing; host, [host], :port */
+	long long smtp_port;			/* the port for MX hosts and smarthost */
+	char	 expensive[8];			/* yes: the remote mailer is expensive */
+	char	 hold_expensive[8];		/* yes: submissions leave it queued */
+	char	 smtp_secrets[CONF_PATHMAX];	/* "" or a root-only AUTH secrets file */
+	char	 tls_policy[CONF_PATHMAX];	/* "" or a file: destination none|may|verify */
+	char	 tls_ca_file[CONF_PATHMAX];	/* "" for libtls's default */
+	long long smtp_connect_timeout;
+	long long smtp_timeout;			/* a reply; the end of DATA gets twice */
+	long long smtp_reuse;			/* messages one connection carries */
 	/* qpop3d */
 	long long pop3_timeout;			/* RFC 1939 3: autologout */
 	long long auth_delay;			/* after the first failed login */

@@ -57,26 +57,18 @@ dns_init(const char *spec)
 }
 
 /*
- * Runs one query and calls fn for every answer record of type.  Returns
- * the number of records fn accepted, 0 for none (or NXDOMAIN), -1 on a
- * temporary failure.
+ * Calls fn for every answer record of type in the answer ans (n bytes).
+ * Returns the number of records fn accepted, or -1 if it does not parse.
  */
 static int
-dns_query(const char *name, int type,
+dns_parse(const unsigned char *ans, int n, int type,
     int (*fn)(ns_msg *, ns_rr *, void *), void *arg)
 {
-	unsigned char	 ans[DNS_ANSMAX];
 	ns_msg		 msg;
 	ns_rr		 rr;
-	int		 n, i, count, got = 0;
+	int		 i, count, got = 0;
 
-	if (!dns_ready && dns_init(NULL) == -1)
-		return -1;
-	h_errno = 0;
-	n = res_query(name, ns_c_in, type, ans, sizeof(ans));
-	if (n < 0)
-		return h_errno == HOST_NOT_FOUND || h_errno == NO_DATA ? 0 : -1;
-	if (n > (int)sizeof(ans) || ns_initparse(ans, n, &msg) == -1)
+	if (n < 0 || ns_initparse(ans, n, &msg) == -1)
 		return -1;
 	count = ns_msg_count(msg, ns_s_an);
 	for (i = 0; i < count; i++) {
@@ -86,6 +78,29 @@ dns_query(const char *name, int type,
 			got++;
 	}
 	return got;
+}
+
+/*
+ * Runs one query and calls fn for every answer record of type.  Returns
+ * the number of records fn accepted, 0 for none (or NXDOMAIN), -1 on a
+ * temporary failure.
+ */
+static int
+dns_query(const char *name, int type,
+    int (*fn)(ns_msg *, ns_rr *, void *), void *arg)
+{
+	unsigned char	 ans[DNS_ANSMAX];
+	int		 n;
+
+	if (!dns_ready && dns_init(NULL) == -1)
+		return -1;
+	h_errno = 0;
+	n = res_query(name, ns_c_in, type, ans, sizeof(ans));
+	if (n < 0)
+		return h_errno == HOST_NOT_FOUND || h_errno == NO_DATA ? 0 : -1;
+	if (n > (int)sizeof(ans))
+		return -1;
+	return dns_parse(ans, n, type, fn, arg);
 }
 
 struct dns_ptrs {
@@ -197,4 +212,132 @@ dns_fcrdns(const char *ip, char *name, size_t namelen)
 			tempfail = 1;
 	}
 	return tempfail ? -1 : 0;
+}
+
+struct dns_mxs {
+	struct dns_mx	*mx;
+	int		 n, max, null;
+};
+
+static int
+dns_mx_rr(ns_msg *msg, ns_rr *rr, void *arg)
+{
+	struct dns_mxs	*p = arg;
+	const u_char	*rd = ns_rr_rdata(*rr);
+	char		 name[DNS_NAMEMAX];
+
+	if (ns_rr_rdlen(*rr) < 3 || dn_expand(ns_msg_base(*msg),
+	    ns_msg_end(*msg), rd + 2, name, sizeof(name)) < 0)
+		return 0;
+	if (name[0] == '\0' || strcmp(name, ".") == 0) {
+		p->null = 1;		/* RFC 7505 */
+		return 1;
+	}
+	if (p->n >= p->max)
+		return 0;
+	p->mx[p->n].pref = ns_get16(rd);
+	strlcpy(p->mx[p->n].name, name, sizeof(p->mx[p->n].name));
+	p->n++;
+	return 1;
+}
+
+/* Sorts by preference (insertion sort: at most DNS_MXMAX) and shuffles ties. */
+static void
+dns_mx_sort(struct dns_mx *mx, int n)
+{
+	struct dns_mx	t;
+	int		i, j, k;
+
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && mx[j - 1].pref > mx[j].pref; j--) {
+			t = mx[j];
+			mx[j] = mx[j - 1];
+			mx[j - 1] = t;
+		}
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && mx[j].pref == mx[i].pref; j++)
+			;
+		for (k = j - 1; k > i; k--) {
+			int r = i + (int)(arc4random_uniform((uint32_t)(k - i + 1)));
+
+			t = mx[k];
+			mx[k] = mx[r];
+			mx[r] = t;
+		}
+	}
+}
+
+int
+dns_mx_parse(const unsigned char *ans, int len, struct dns_mx *mx, int max)
+{
+	struct dns_mxs	p = { mx, 0, max, 0 };
+
+	if (dns_parse(ans, len, ns_t_mx, dns_mx_rr, &p) == -1)
+		return -1;
+	if (p.null)
+		return DNS_NULLMX;
+	dns_mx_sort(mx, p.n);
+	return p.n;
+}
+
+int
+dns_mx(const char *domain, struct dns_mx *mx, int max)
+{
+	unsigned char	 ans[DNS_ANSMAX];
+	int		 n;
+
+	if (!dns_ready && dns_init(NULL) == -1)
+		return -1;
+	h_errno = 0;
+	n = res_query(domain, ns_c_in, ns_t_mx, ans, sizeof(ans));
+	if (n < 0)
+		return h_errno == HOST_NOT_FOUND || h_errno == NO_DATA ? 0 : -1;
+	if (n > (int)sizeof(ans))
+		return -1;
+	return dns_mx_parse(ans, n, mx, max);
+}
+
+struct dns_addrlist {
+	struct sockaddr_storage	*out;
+	int			 n, max, port;
+};
+
+static int
+dns_addr_add(ns_msg *msg, ns_rr *rr, void *arg)
+{
+	struct dns_addrlist	*p = arg;
+	struct sockaddr_in	*sin;
+	struct sockaddr_in6	*sin6;
+
+	(void)msg;
+	if (p->n >= p->max)
+		return 0;
+	memset(&p->out[p->n], 0, sizeof(p->out[p->n]));
+	if (ns_rr_type(*rr) == ns_t_a && ns_rr_rdlen(*rr) == 4) {
+		sin = (struct sockaddr_in *)&p->out[p->n];
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((unsigned short)p->port);
+		memcpy(&sin->sin_addr, ns_rr_rdata(*rr), 4);
+	} else if (ns_rr_type(*rr) == ns_t_aaaa && ns_rr_rdlen(*rr) == 16) {
+		sin6 = (struct sockaddr_in6 *)&p->out[p->n];
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((unsigned short)p->port);
+		memcpy(&sin6->sin6_addr, ns_rr_rdata(*rr), 16);
+	} else
+		return 0;
+	p->n++;
+	return 1;
+}
+
+int
+dns_addrs(const char *name, int port, struct sockaddr_storage *out, int max)
+{
+	struct dns_addrlist	p = { out, 0, max, port };
+	int			a, aaaa;
+
+	a = dns_query(name, ns_t_a, dns_addr_add, &p);
+	aaaa = dns_query(name, ns_t_aaaa, dns_addr_add, &p);
+	if (p.n > 0)
+		return p.n;
+	return a == -1 || aaaa == -1 ? -1 : 0;
 }

@@ -6,6 +6,7 @@
 #ifndef DNS_H
 #define DNS_H
 
+#include <sys/socket.h>
 #include <stddef.h>
 
 #define DNS_NAMEMAX	256
@@ -32,5 +33,33 @@ int	dns_has_addr(const char *name, const char *ip);
  * temporary failure.
  */
 int	dns_fcrdns(const char *ip, char *name, size_t namelen);
+
+#define DNS_MXMAX	16	/* MX hosts tried for one domain */
+#define DNS_ADDRMAX	8	/* addresses tried for one host */
+
+struct dns_mx {
+	int	pref;
+	char	name[DNS_NAMEMAX];
+};
+
+#define DNS_NULLMX	(-2)	/* RFC 7505: the domain takes no mail */
+/*
+ * The MX hosts of domain, sorted by preference, equal preferences in random
+ * order.  Returns how many (at most max), 0 if the domain has none (use its
+ * address records), DNS_NULLMX, or -1 on a temporary failure.
+ */
+int	dns_mx(const char *domain, struct dns_mx *mx, int max);
+/*
+ * The same over a DNS answer in a buffer (len bytes), for tests and fuzzing:
+ * the records are taken as they come, then sorted.
+ */
+int	dns_mx_parse(const unsigned char *ans, int len, struct dns_mx *mx,
+	    int max);
+/*
+ * The A, then AAAA, addresses of name with port set.  Returns how many
+ * (at most max), 0 if none, -1 on a temporary failure.
+ */
+int	dns_addrs(const char *name, int port, struct sockaddr_storage *out,
+	    int max);
 
 #endif

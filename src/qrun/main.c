@@ -22,6 +22,7 @@
 
 #include "compat.h"
 #include "conf.h"
+#include "dns.h"
 #include "log.h"
 #include "qrun.h"
 
@@ -53,6 +54,10 @@ qrun_trigger(struct qrun *qr)
 			break;		/* "." ends the list early */
 	}
 	qr->progress = STDOUT_FILENO;
+	qr->trigger = 1;
+	/* "-v" (qsend -v): deliver even to an expensive mailer, and show it */
+	if (len >= 3 && memcmp(buf, "-v\n", 3) == 0)
+		qr->nohold = qr->transcript = 1;
 	if (qrun_slot(qr, 60) == -1) {
 		qrun_say(qr, "all %lld delivery slots busy: the message waits "
 		    "for the next queue run", qr->conf->max_deliveries);
@@ -69,6 +74,7 @@ qrun_trigger(struct qrun *qr)
 		}
 		start = i + 1;
 	}
+	remote_close(qr);
 	return r;
 }
 
@@ -193,7 +199,7 @@ main(int argc, char *argv[])
 			qr.force = 1;
 			break;
 		case 'v':
-			qr.verbose = 1;
+			qr.verbose = qr.transcript = 1;
 			break;
 		default:
 			usage();
@@ -211,6 +217,8 @@ main(int argc, char *argv[])
 	qr.conf = &conf;
 	log_init("qrun", conf.log_file, trigger ? 0 : qr.verbose);
 	tzset();
+	if (dns_init(conf.resolver) == -1)
+		errx(EX_CONFIG, "resolver %s: not usable", conf.resolver);
 	if (verify)
 		return qrun_verify(&qr, argv + optind, argc - optind);
 	if (geteuid() == 0)
@@ -226,6 +234,7 @@ main(int argc, char *argv[])
 		if (!qid_valid(only_id))
 			errx(EX_USAGE, "%s: not a queue ID", only_id);
 		r = qrun_message(&qr, only_id);
+		remote_close(&qr);
 	} else
 		r = qrun_all(&qr);
 	return r == -1 ? EX_TEMPFAIL : EX_OK;

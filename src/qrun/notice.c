@@ -38,6 +38,31 @@ notice_wanted(const struct spool_rcpt *r, const char *what)
 	return strcasestr(r->notify, what) != NULL;
 }
 
+/*
+ * A remote peer's reply inside err ("... host NAME[IP] said: REPLY (in
+ * reply to CMD)"): fills mta with NAME and diag with REPLY.  Returns 1 if
+ * found.
+ */
+static int
+notice_remote(const char *err, char *mta, size_t mtalen, char *diag,
+    size_t diaglen)
+{
+	const char	*host, *said, *end;
+	size_t		 n;
+
+	if ((said = strstr(err, "] said: ")) == NULL ||
+	    (host = strstr(err, "host ")) == NULL || host > said)
+		return 0;
+	host += 5;
+	n = strcspn(host, "[");
+	snprintf(mta, mtalen, "%.*s", (int)n, host);
+	said += 8;
+	end = strstr(said, " (in reply to ");
+	n = end != NULL ? (size_t)(end - said) : strlen(said);
+	snprintf(diag, diaglen, "%.*s", (int)n, said);
+	return 1;
+}
+
 /* Writes the per-recipient part of message/delivery-status. */
 static int
 notice_rcpt(struct buf *b, struct qmsg *m, const struct target *t,
@@ -45,8 +70,9 @@ notice_rcpt(struct buf *b, struct qmsg *m, const struct target *t,
 {
 	const struct spool_rcpt	*r = &m->env.rcpts[t->rcpt];
 	const char		*err = t->error[0] ? t->error : "4.0.0 deferred";
-	char			 status[8];
+	char			 status[8], mta[256], diag[512];
 	size_t			 sl = strspn(err, "0123456789.");
+	int			 remote;
 
 	if (sl < 5 || sl > 7 || (err[0] != '4' && err[0] != '5')) {
 		strlcpy(status, action[0] == 'f' ? "5.0.0" : "4.0.0",
@@ -54,14 +80,21 @@ notice_rcpt(struct buf *b, struct qmsg *m, const struct target *t,
 		sl = 0;
 	} else
 		snprintf(status, sizeof(status), "%.*s", (int)sl, err);
+	if (strcmp(action, "relayed") == 0 || strcmp(action, "delivered") == 0)
+		strlcpy(status, "2.0.0", sizeof(status));
+	remote = notice_remote(err, mta, sizeof(mta), diag, sizeof(diag));
 	if (buf_printf(b, "\n") == -1 ||
 	    (r->orcpt[0] && buf_printf(b, "Original-Recipient: %s\n",
 	    r->orcpt) == -1) ||
 	    buf_printf(b, "Final-Recipient: rfc822; %s\nAction: %s\n"
-	    "Status: %s\nDiagnostic-Code: X-inetmail; %s\n"
-	    "Last-Attempt-Date: %s\n", t->kind == K_MBOX || t->kind ==
-	    K_REMOTE || t->kind == K_ADDR ? t->addr : r->addr, action, status,
-	    err + sl + (err[sl] == ' '), date) == -1)
+	    "Status: %s\n", t->kind == K_MBOX || t->kind == K_REMOTE ||
+	    t->kind == K_ADDR ? t->addr : r->addr, action, status) == -1 ||
+	    (remote && buf_printf(b, "Remote-MTA: dns; %s\nDiagnostic-Code: "
+	    "smtp; %s\n", mta, diag) == -1) ||
+	    (!remote && status[0] != '2' &&
+	    buf_printf(b, "Diagnostic-Code: X-inetmail; %s\n",
+	    err + sl + (err[sl] == ' ')) == -1) ||
+	    buf_printf(b, "Last-Attempt-Date: %s\n", date) == -1)
 		return -1;
 	return 0;
 }

@@ -24,6 +24,11 @@ struct qrun {
 	time_t		 now;
 	int		 slotfd;	/* the delivery slot held, or -1 */
 	int		 delivered, deferred, failed;
+	int		 trigger;	/* -t: a submission asked for delivery */
+	int		 nohold;	/* qsend -v: even to an expensive mailer */
+	int		 transcript;	/* show the SMTP conversation */
+	char		 relay[320];	/* the peer of the last remote result */
+	char		 sent[512];	/* its reply to a delivered message */
 };
 
 struct qmsg {
@@ -45,6 +50,18 @@ void	qrun_say(struct qrun *, const char *, ...)
  * skipped because another qrun holds it), -1 on a spool error.
  */
 int	qrun_message(struct qrun *, const char *id);
+/* Is target i pending, due and of this kind? */
+int	qrun_due(struct qrun *, struct qmsg *, size_t i, enum target_kind);
+/*
+ * Records the result of a delivery attempt of target i and logs it.
+ * Returns 1 if it failed for good, 2 if delivered, else 0.
+ */
+int	qrun_outcome(struct qrun *, struct qmsg *, size_t i,
+	    enum mbox_result, const char *err);
+/* Leaves target i for a queue run (HoldExpensive), and says so. */
+void	qrun_held(struct qrun *, struct qmsg *, size_t i);
+/* Saves the state after a delivery, unless the message is finished. */
+void	qrun_checkpoint(struct qrun *, struct qmsg *);
 /* A queue run over every message (sorted by arrival).  Returns 0 or -1. */
 int	qrun_all(struct qrun *);
 /* Takes one of max_deliveries slots, waiting at most wait seconds. */
@@ -63,6 +80,18 @@ void	deliver_resolve(struct qrun *, struct qmsg *, size_t i, int depth);
  */
 enum mbox_result deliver_local(struct qrun *, struct qmsg *, size_t i,
 	    char *err, size_t errlen);
+
+/* remote.c */
+/*
+ * Delivers the due remote targets of a message, grouped by destination;
+ * appends the indexes of targets that failed for good to failed[].
+ */
+void	remote_deliver(struct qrun *, struct qmsg *, int *failed,
+	    size_t *nfailed);
+/* 1 when remote mail must wait for a queue run (HoldExpensive). */
+int	remote_held(const struct qrun *);
+/* Ends the connections kept open for reuse (QUIT). */
+void	remote_close(struct qrun *);
 
 /* notice.c */
 /*

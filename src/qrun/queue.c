@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -159,7 +161,7 @@ qrun_report(struct qrun *qr, struct qmsg *m, size_t i)
 {
 	struct target	*t = &m->st.t[i];
 	const char	*orig = m->env.rcpts[t->rcpt].addr;
-	char		 delay[32], to[STATE_ADDRMAX + 64];
+	char		 delay[32], to[STATE_ADDRMAX + 64], relay[400];
 
 	qrun_delay(delay, sizeof(delay), qr->now - m->env.arrival);
 	if (t->kind == K_MBOX || t->kind == K_REMOTE || t->kind == K_ADDR)
@@ -168,21 +170,28 @@ qrun_report(struct qrun *qr, struct qmsg *m, size_t i)
 		snprintf(to, sizeof(to), "\"|%s\"", log_safe(t->addr));
 	else
 		snprintf(to, sizeof(to), "%s", log_safe(t->addr));
+	relay[0] = '\0';
+	if (t->kind == K_REMOTE && qr->relay[0] != '\0')
+		snprintf(relay, sizeof(relay), "relay=%s, ",
+		    log_safe(qr->relay));
 	if (t->status == T_SENT) {
-		log_info("%s: to=%s, %s%s%sdelay=%s, mailer=%s, stat=Sent",
+		log_info("%s: to=%s, %s%s%sdelay=%s, mailer=%s, %sstat=Sent%s%s%s",
 		    m->id, to, strcmp(orig, t->addr) ? "orig_to=<" : "",
 		    strcmp(orig, t->addr) ? log_safe(orig) : "",
 		    strcmp(orig, t->addr) ? ">, " : "", delay,
-		    qrun_mailer(t->kind));
-		qrun_say(qr, "%s... Sent", t->addr);
+		    qrun_mailer(t->kind), relay, qr->sent[0] ? " (" : "",
+		    log_safe(qr->sent), qr->sent[0] ? ")" : "");
+		qrun_say(qr, "%s... Sent%s%s%s", t->addr, qr->sent[0] ? " (" :
+		    "", qr->sent, qr->sent[0] ? ")" : "");
 	} else if (t->status == T_FAILED) {
-		log_info("%s: to=%s, delay=%s, mailer=%s, dsn=%.5s, stat=%s",
-		    m->id, to, delay, qrun_mailer(t->kind), t->error,
+		log_info("%s: to=%s, delay=%s, mailer=%s, %sdsn=%.5s, stat=%s",
+		    m->id, to, delay, qrun_mailer(t->kind), relay, t->error,
 		    log_safe(t->error + (strlen(t->error) > 6 ? 6 : 0)));
 		qrun_say(qr, "%s... %s", t->addr, t->error);
 	} else {
-		log_info("%s: to=%s, delay=%s, mailer=%s, stat=Deferred: %s",
-		    m->id, to, delay, qrun_mailer(t->kind), log_safe(t->error));
+		log_info("%s: to=%s, delay=%s, mailer=%s, %sstat=Deferred: %s",
+		    m->id, to, delay, qrun_mailer(t->kind), relay,
+		    log_safe(t->error));
 		qrun_say(qr, "%s... Deferred: %s", t->addr, t->error);
 	}
 }
@@ -224,9 +233,71 @@ qrun_duplicate(struct qmsg *m, size_t i)
 	return 0;
 }
 
+int
+qrun_due(struct qrun *qr, struct qmsg *m, size_t i, enum target_kind kind)
+{
+	const struct target	*t = &m->st.t[i];
+
+	return t->status == T_PENDING && t->kind == kind &&
+	    (qr->force || t->next <= qr->now);
+}
+
+int
+qrun_outcome(struct qrun *qr, struct qmsg *m, size_t i, enum mbox_result r,
+    const char *err)
+{
+	struct target	*t = &m->st.t[i];
+
+	t->attempts++;
+	strlcpy(t->error, r == MBOX_OK ? "" : err, sizeof(t->error));
+	strlcpy(qr->sent, r == MBOX_OK && t->kind == K_REMOTE ? err : "",
+	    sizeof(qr->sent));
+	if (r == MBOX_OK) {
+		t->status = T_SENT;
+		qr->delivered++;
+	} else if (r == MBOX_PERM) {
+		t->status = T_FAILED;
+		qr->failed++;
+	} else {
+		t->next = qr->now + qrun_backoff(qr->conf, t->attempts);
+		qr->deferred++;
+	}
+	m->dirty = 1;
+	qrun_report(qr, m, i);
+	return r == MBOX_PERM ? 1 : r == MBOX_OK ? 2 : 0;
+}
+
+void
+qrun_held(struct qrun *qr, struct qmsg *m, size_t i)
+{
+	struct target	*t = &m->st.t[i];
+
+	snprintf(t->error, sizeof(t->error), "4.4.0 expensive mailer: held "
+	    "for the next queue run (hold_expensive)");
+	m->dirty = 1;
+	log_info("%s: to=<%s>, mailer=esmtp, stat=queued (expensive mailer "
+	    "held for a queue run)", m->id, log_safe(t->addr));
+	qrun_say(qr, "%s... queued: expensive mailer, held for the next "
+	    "queue run", t->addr);
+}
+
+void
+qrun_checkpoint(struct qrun *qr, struct qmsg *m)
+{
+	/*
+	 * Record each delivery before the next one starts, so a crash can
+	 * repeat at most the delivery it interrupted.  The last one needs no
+	 * record: the file goes.
+	 */
+	if (m->dirty && !state_done(&m->st) &&
+	    state_save(qr->conf->spool, m->id, &m->st) == 0)
+		m->dirty = 0;
+}
+
 /*
- * Delivers target i if it is due.  Returns 1 if it failed for good now,
- * 2 if it was delivered now, else 0.
+ * Delivers local target i if it is due (remote ones wait for
+ * remote_deliver).  Returns 1 if it failed for good now, 2 if it was
+ * delivered now, else 0.
  */
 static int
 qrun_target(struct qrun *qr, struct qmsg *m, size_t i)
@@ -249,35 +320,16 @@ qrun_target(struct qrun *qr, struct qmsg *m, size_t i)
 		if (t->status != T_PENDING || t->kind == K_ADDR)
 			return 0;
 	}
-	if (t->kind != K_REMOTE && qrun_duplicate(m, i)) {
+	if (t->kind == K_REMOTE)
+		return 0;
+	if (qrun_duplicate(m, i)) {
 		m->dirty = 1;
 		return 0;
 	}
-	if (t->kind == K_REMOTE) {
-		r = MBOX_TEMP;
-		snprintf(err, sizeof(err), "4.4.0 remote delivery is not "
-		    "available yet");
-	} else {
-		qrun_say(qr, "%s... Connecting to %s...", t->addr,
-		    qrun_mailer(t->kind));
-		r = deliver_local(qr, m, i, err, sizeof(err));
-	}
-	t = &m->st.t[i];
-	t->attempts++;
-	strlcpy(t->error, r == MBOX_OK ? "" : err, sizeof(t->error));
-	if (r == MBOX_OK) {
-		t->status = T_SENT;
-		qr->delivered++;
-	} else if (r == MBOX_PERM) {
-		t->status = T_FAILED;
-		qr->failed++;
-	} else {
-		t->next = qr->now + qrun_backoff(qr->conf, t->attempts);
-		qr->deferred++;
-	}
-	m->dirty = 1;
-	qrun_report(qr, m, i);
-	return r == MBOX_PERM ? 1 : r == MBOX_OK ? 2 : 0;
+	qrun_say(qr, "%s... Connecting to %s...", t->addr,
+	    qrun_mailer(t->kind));
+	r = deliver_local(qr, m, i, err, sizeof(err));
+	return qrun_outcome(qr, m, i, r, err);
 }
 
 /* Gives up on pending targets past queuereturn. */
@@ -409,17 +461,11 @@ qrun_message(struct qrun *qr, const char *id)
 			failed[nfailed++] = (int)i;
 			break;
 		case 2:
-			/*
-			 * Record each delivery before the next one starts, so a
-			 * crash can repeat at most the delivery it interrupted.
-			 * The last one needs no record: the file goes.
-			 */
-			if (!state_done(&m.st) &&
-			    state_save(qr->conf->spool, m.id, &m.st) == 0)
-				m.dirty = 0;
+			qrun_checkpoint(qr, &m);
 			break;
 		}
 	}
+	remote_deliver(qr, &m, failed, &nfailed);
 	nfailed = qrun_expire(qr, &m, failed, nfailed);
 	if (nfailed > 0 && notice_bounce(qr, &m, failed, nfailed) == -1) {
 		/* no bounce could be queued: keep them, and try again later */
@@ -490,21 +536,53 @@ qrun_cleanup(struct qrun *qr)
 	}
 }
 
+/*
+ * Worker k of n delivers the messages k, k + n, ... of the list, then
+ * tries the rest (the flock sorts out who takes what).
+ */
+static int
+qrun_worker(struct qrun *qr, struct dirent **ents, int count, int k, int n)
+{
+	int	i, r = 0;
+
+	for (i = k; i < count; i += n)
+		if (qrun_message(qr, ents[i]->d_name) == -1)
+			r = -1;
+	for (i = 0; n > 1 && i < count; i++)
+		if (i % n != k && qrun_message(qr, ents[i]->d_name) == -1)
+			r = -1;
+	remote_close(qr);
+	return r;
+}
+
 int
 qrun_all(struct qrun *qr)
 {
 	struct dirent	**ents;
 	char		  dir[1100];
-	int		  n, i, r = 0;
+	pid_t		  pid;
+	int		  n, i, k, st, workers, r = 0;
 
 	snprintf(dir, sizeof(dir), "%s/queue", qr->conf->spool);
 	if ((n = qid_scandir(dir, &ents)) == -1)
 		return errno == ENOENT ? 0 : -1;
-	for (i = 0; i < n; i++) {
-		if (qrun_message(qr, ents[i]->d_name) == -1)
-			r = -1;
-		free(ents[i]);
+	/* a long queue is split among queue_workers processes */
+	workers = n >= 4 * qr->conf->queue_workers ?
+	    (int)qr->conf->queue_workers : 1;
+	for (k = 1; k < workers; k++) {
+		if ((pid = fork()) == -1)
+			break;
+		if (pid == 0)
+			_exit(qrun_worker(qr, ents, n, k, workers) == -1 ?
+			    EX_TEMPFAIL : 0);
 	}
+	if (qrun_worker(qr, ents, n, 0, k) == -1)
+		r = -1;
+	while (wait(&st) > 0)
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			r = -1;
+	for (i = 0; i < n; i++)
+		free(ents[i]);
 	free(ents);
 	qr->now = time(NULL);
 	qrun_cleanup(qr);

@@ -261,7 +261,9 @@ qsend_trigger(struct qsend *q, const char *id)
 			    "for the next queue run (qrun)\n", id);
 		return;
 	}
-	n = snprintf(line, sizeof(line), "%s\n", id);
+	/* -v: the conversation, and no hold for an expensive mailer */
+	n = snprintf(line, sizeof(line), "%s%s\n", q->verbose ? "-v\n" : "",
+	    id);
 	if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
 		close(fd);
 		return;
