@@ -29,6 +29,7 @@ echo "== check under ASan and UBSan"
     make -j"$jobs" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     INETMAIL_CRASH_ITER=75 INETMAIL_DELIVER_KILLS=20 POP3_CRASH_RUNS=50 \
+    INETMAIL_REMOTE_KILLS=30 \
     make -j"$jobs" check VERBOSE=1)
 
 echo "== all tests passed"

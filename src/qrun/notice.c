@@ -136,12 +136,19 @@ notice_send(struct qrun *qr, struct qmsg *m, const int *which, size_t n,
 	char			 date[64], arr[64], bnd[80], subj[80], span[32];
 	size_t			 i;
 	int			 rc = -1, failed = action[0] == 'f';
+	int			 success, full;
 
+	success = strcmp(action, "relayed") == 0 ||
+	    strcmp(action, "delivered") == 0;
+	/* RFC 3461 4.3: a bounce returns it all unless RET=HDRS; others FULL */
+	full = failed ? strcmp(m->env.ret, "HDRS") != 0 :
+	    success && strcmp(m->env.ret, "FULL") == 0;
 	memset(&e, 0, sizeof(e));
 	memset(&r, 0, sizeof(r));
 	if (m->env.sender[0] != '\0') {
 		strlcpy(r.addr, m->env.sender, sizeof(r.addr));
-		strlcpy(e.notice, failed ? "bounce" : "warning", sizeof(e.notice));
+		strlcpy(e.notice, failed ? "bounce" : success ? "receipt" :
+		    "warning", sizeof(e.notice));
 	} else if (strcmp(m->env.notice, "double-bounce") != 0 && failed) {
 		snprintf(r.addr, sizeof(r.addr), "postmaster@%s", host);
 		strlcpy(e.notice, "double-bounce", sizeof(e.notice));
@@ -164,6 +171,8 @@ notice_send(struct qrun *qr, struct qmsg *m, const int *which, size_t n,
 	if (failed)
 		strlcpy(subj, "Returned mail: see transcript for details",
 		    sizeof(subj));
+	else if (success)
+		strlcpy(subj, "Return receipt", sizeof(subj));
 	else
 		snprintf(subj, sizeof(subj), "Warning: could not send message "
 		    "for past %s", span);
@@ -181,13 +190,14 @@ notice_send(struct qrun *qr, struct qmsg *m, const int *which, size_t n,
 	    subj, date, sm.id,
 	    host, bnd, bnd, m->id, arr, m->env.client_addr[0] ?
 	    m->env.client_addr : "a local user", failed ?
-	    "The following addresses had permanent fatal errors" :
+	    "The following addresses had permanent fatal errors" : success ?
+	    "The following addresses had successful delivery notifications" :
 	    "Delivery to these addresses is delayed; still trying") == -1)
 		goto out;
 	for (i = 0; i < n; i++)
 		if (buf_printf(&b, "<%s>\n    (%s)\n", m->st.t[which[i]].addr,
 		    m->st.t[which[i]].error[0] ? m->st.t[which[i]].error :
-		    "deferred") == -1)
+		    success ? action : "deferred") == -1)
 			goto out;
 	if (buf_printf(&b, "\n--%s\nContent-Type: message/delivery-status\n\n"
 	    "Reporting-MTA: dns; %s\n", bnd, host) == -1 ||
@@ -199,17 +209,17 @@ notice_send(struct qrun *qr, struct qmsg *m, const int *which, size_t n,
 		if (notice_rcpt(&b, m, &m->st.t[which[i]], action, date) == -1)
 			goto out;
 	if (buf_printf(&b, "\n--%s\nContent-Type: %s\n\n", bnd,
-	    failed && strcmp(m->env.ret, "HDRS") != 0 ? "message/rfc822" :
-	    "text/rfc822-headers") == -1 ||
-	    notice_original(&b, m, !failed || strcmp(m->env.ret, "HDRS") == 0)
+	    full ? "message/rfc822" : "text/rfc822-headers") == -1 ||
+	    notice_original(&b, m, !full)
 	    == -1 || buf_printf(&b, "\n--%s--\n", bnd) == -1 ||
 	    spool_msg_write(&sm, b.data, b.len) == -1 ||
 	    spool_msg_commit(&sm) == -1)
 		goto out;
 	log_info("%s: %s: %s notice to <%s>", m->id, sm.id, failed ?
-	    "delivery failure" : "delay", log_safe(r.addr));
+	    "delivery failure" : success ? "success" : "delay",
+	    log_safe(r.addr));
 	qrun_say(qr, "%s: %s notice %s queued for <%s>", m->id, failed ?
-	    "failure" : "delay", sm.id, r.addr);
+	    "failure" : success ? "success" : "delay", sm.id, r.addr);
 	rc = 0;
 	(void)qrun_message(qr, sm.id);
 out:
@@ -255,6 +265,30 @@ notice_warn(struct qrun *qr, struct qmsg *m)
 		    notice_wanted(&m->env.rcpts[m->st.t[i].rcpt], "DELAY"))
 			want[k++] = (int)i;
 	r = k > 0 ? notice_send(qr, m, want, k, "delayed") : 0;
+	free(want);
+	return r;
+}
+
+int
+notice_success(struct qrun *qr, struct qmsg *m, const int *which, size_t n)
+{
+	int	*want;
+	size_t	 i, k, pass;
+	int	 r = 0;
+
+	if (m->env.sender[0] == '\0' || n == 0)
+		return 0;
+	if ((want = calloc(n, sizeof(int))) == NULL)
+		return -1;
+	/* relayed to a peer without DSN, then delivered here */
+	for (pass = 0; pass < 2; pass++) {
+		for (i = k = 0; i < n; i++)
+			if ((m->st.t[which[i]].kind == K_REMOTE) == (pass == 0))
+				want[k++] = which[i];
+		if (k > 0 && notice_send(qr, m, want, k, pass == 0 ?
+		    "relayed" : "delivered") == -1)
+			r = -1;
+	}
 	free(want);
 	return r;
 }

@@ -29,6 +29,7 @@ struct qrun {
 	int		 transcript;	/* show the SMTP conversation */
 	char		 relay[320];	/* the peer of the last remote result */
 	char		 sent[512];	/* its reply to a delivered message */
+	int		 dsn_passed;	/* that peer will send the success DSN */
 };
 
 struct qmsg {
@@ -39,6 +40,8 @@ struct qmsg {
 	off_t		 size;		/* file size */
 	struct qstate	 st;
 	int		 dirty;		/* st differs from the file */
+	int		*success;	/* targets owed a success notice */
+	size_t		 nsuccess;
 };
 
 /* queue.c */
@@ -101,5 +104,11 @@ void	remote_close(struct qrun *);
  */
 int	notice_bounce(struct qrun *, struct qmsg *, const int *which, size_t n);
 int	notice_warn(struct qrun *, struct qmsg *);
+/*
+ * Queues RFC 3461 success notices for the targets in which[] (delivered
+ * here, or relayed to a peer that does not do DSN).  Returns 0 or -1.
+ */
+int	notice_success(struct qrun *, struct qmsg *, const int *which,
+	    size_t n);
 
 #endif

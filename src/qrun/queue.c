@@ -242,6 +242,21 @@ qrun_due(struct qrun *qr, struct qmsg *m, size_t i, enum target_kind kind)
 	    (qr->force || t->next <= qr->now);
 }
 
+/* Notes a success notice owed for target i (RFC 3461 NOTIFY=SUCCESS). */
+static void
+qrun_owe_success(struct qrun *qr, struct qmsg *m, size_t i)
+{
+	const char	*notify = m->env.rcpts[m->st.t[i].rcpt].notify;
+
+	if (strcasestr(notify, "SUCCESS") == NULL || qr->dsn_passed ||
+	    m->nsuccess >= STATE_TMAX)
+		return;
+	if (m->success == NULL &&
+	    (m->success = calloc(STATE_TMAX, sizeof(int))) == NULL)
+		return;
+	m->success[m->nsuccess++] = (int)i;
+}
+
 int
 qrun_outcome(struct qrun *qr, struct qmsg *m, size_t i, enum mbox_result r,
     const char *err)
@@ -255,6 +270,7 @@ qrun_outcome(struct qrun *qr, struct qmsg *m, size_t i, enum mbox_result r,
 	if (r == MBOX_OK) {
 		t->status = T_SENT;
 		qr->delivered++;
+		qrun_owe_success(qr, m, i);
 	} else if (r == MBOX_PERM) {
 		t->status = T_FAILED;
 		qr->failed++;
@@ -398,6 +414,7 @@ qrun_close(struct qmsg *m)
 {
 	spool_env_free(&m->env);
 	state_free(&m->st);
+	free(m->success);
 	if (m->fd != -1)
 		close(m->fd);
 }
@@ -466,6 +483,8 @@ qrun_message(struct qrun *qr, const char *id)
 		}
 	}
 	remote_deliver(qr, &m, failed, &nfailed);
+	if (m.nsuccess > 0)
+		(void)notice_success(qr, &m, m.success, m.nsuccess);
 	nfailed = qrun_expire(qr, &m, failed, nfailed);
 	if (nfailed > 0 && notice_bounce(qr, &m, failed, nfailed) == -1) {
 		/* no bounce could be queued: keep them, and try again later */

@@ -81,6 +81,7 @@ struct rdest {
 /* What happened to a session or a command. */
 struct rres {
 	int	 code;			/* reply code, 0 for no reply */
+	int	 dsn;			/* the peer took the DSN parameters */
 	char	 err[512];		/* "4.4.1 ..." for the target */
 };
 
@@ -800,6 +801,7 @@ rc_transaction(struct qrun *qr, struct rconn *c, struct qmsg *m,
 		if (code / 100 == 2) {
 			smtpc_reply_line(&r, out[k].err, sizeof(out[k].err));
 			out[k].code = code;
+			out[k].dsn = (c->caps.flags & SMTPC_DSN) != 0;
 		} else
 			rc_said(&out[k], c, &r, "end of DATA");
 	}
@@ -1150,8 +1152,10 @@ remote_settle(struct qrun *qr, struct qmsg *m, size_t i,
 
 	r = out->code / 100 == 2 ? MBOX_OK : out->err[0] == '5' ? MBOX_PERM :
 	    MBOX_TEMP;
+	qr->dsn_passed = out->dsn;
 	if (qrun_outcome(qr, m, i, r, out->err) == 1 && *nfailed < STATE_TMAX)
 		failed[(*nfailed)++] = (int)i;
+	qr->dsn_passed = 0;
 }
 
 /*

@@ -297,6 +297,71 @@ def test_warn_then_bounce(ctx):
     eq(len(inst.messages("alice")[n0:]), 2, "nothing more")
 
 
+def smtp_send(ctx, sender, rcpts, mail_params="", body=b"Subject: dsn\r\n"
+              b"\r\nbody\r\n"):
+    """One SMTP transaction through qsmtpd; rcpts: (address, params)."""
+    c = T.connect(ctx.smtp_port)
+    eq(c.reply()[:3], "220", "greeting")
+    eq(c.cmd("EHLO client.example")[:3], "250", "EHLO")
+    eq(c.cmd("MAIL FROM:<%s>%s" % (sender, mail_params))[:3], "250", "MAIL")
+    for a, p in rcpts:
+        eq(c.cmd("RCPT TO:<%s>%s" % (a, p))[:3], "250", "RCPT " + a)
+    eq(c.cmd("DATA")[:3], "354", "DATA")
+    c.send(body + b".\r\n")
+    eq(c.reply()[:3], "250", "end of data")
+    c.cmd("QUIT")
+
+
+def test_dsn(ctx):
+    """NOTIFY=SUCCESS: a receipt for a local delivery ("delivered") and for
+    a peer without DSN ("relayed"); a DSN peer gets the parameters passed
+    on and we send nothing; NOTIFY=NEVER: no bounce."""
+    inst = ctx.inst
+    ctx.conf("expensive yes\nhold_expensive no\n")
+    sink = ctx.new_sink(["-N"])           # no DSN
+    n0 = len(inst.messages("alice"))
+    smtp_send(ctx, "alice@" + HOST, [
+        ("bob@" + HOST, " NOTIFY=SUCCESS"),
+        ("far@plain.example", " NOTIFY=SUCCESS,FAILURE")],
+        " RET=HDRS ENVID=env-42")
+    sink.messages(wait=3, n=1)
+    wait_queue_empty(inst)
+    new = inst.wait_messages("alice", n0 + 2, timeout=5)[n0:]
+    eq(len(new), 2, "two receipts (relayed, delivered)")
+    texts = sorted(m.text.decode("utf-8", "replace") for m in new)
+    acts = sorted(re.search(r"\nAction: (\w+)\n", t).group(1)
+                  for t in texts)
+    eq(acts, ["delivered", "relayed"], "the actions")
+    for t in texts:
+        T.match_search(r"\nSubject: Return receipt\n", t, "subject")
+        T.match_search(r"\nStatus: 2\.0\.0\n", t, "status")
+        T.match_search(r"\nOriginal-Envelope-Id: env-42\n", t, "ENVID")
+        T.match_search(r"Content-Type: text/rfc822-headers\n", t,
+                       "headers only")
+    # a peer with DSN: the parameters travel, no receipt from us
+    sink = ctx.new_sink()
+    n1 = len(inst.messages("alice"))
+    smtp_send(ctx, "alice@" + HOST, [
+        ("far@plain.example", " NOTIFY=SUCCESS ORCPT=rfc822;far@plain.example")],
+        " RET=FULL ENVID=env-43")
+    (env, _), = sink.messages(wait=3, n=1)
+    wait_queue_empty(inst)
+    eq(env["X-Mail-Args"], ["<alice@%s> RET=FULL ENVID=env-43" % HOST],
+       "MAIL parameters passed on")
+    eq(env["X-Rcpt-Args"], ["<far@plain.example> NOTIFY=SUCCESS "
+                            "ORCPT=rfc822;far@plain.example"],
+       "RCPT parameters passed on")
+    time.sleep(0.3)
+    eq(len(inst.messages("alice")), n1, "no receipt from us")
+    # NOTIFY=NEVER: a 5xx makes no bounce
+    sink = ctx.new_sink(["-f", "RCPT"])
+    smtp_send(ctx, "alice@" + HOST, [("gone@plain.example",
+                                      " NOTIFY=NEVER")])
+    wait_queue_empty(inst)
+    time.sleep(0.3)
+    eq(len(inst.messages("alice")), n1, "no bounce with NOTIFY=NEVER")
+
+
 class Mute:
     """A peer that accepts connections and never says a word."""
 
@@ -318,7 +383,12 @@ class Mute:
             self.conns.append(c)
 
     def stop(self):
+        try:
+            self.s.shutdown(socket.SHUT_RDWR)   # wakes accept()
+        except OSError:
+            pass
         self.s.close()
+        self.t.join(5)
         for c in self.conns:
             c.close()
 
@@ -372,6 +442,7 @@ TESTS = [
     ("5xx: one bounce with the peer's reply", test_bounce_5xx),
     ("persistent 4xx: one warning, one bounce", test_warn_then_bounce),
     ("smart host down: deferred, retried, delivered", test_smarthost_down),
+    ("DSN: receipts, parameters passed on, NOTIFY=NEVER", test_dsn),
 ]
 
 
