@@ -2,10 +2,12 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "check_util.h"
+#include "compat.h"
 #include "conf.h"
 
 START_TEST(conf_lines)
@@ -104,6 +106,100 @@ START_TEST(conf_units)
 }
 END_TEST
 
+/* The smart host's forms: sendmail's, with an optional port. */
+START_TEST(conf_smarthost)
+{
+	static const char *const good[] = { "none", "mail.isp.example",
+	    "[mail.isp.example]", "[mail.isp.example]:587", "[192.0.2.25]",
+	    "[127.0.0.1]:2525", "[::1]:25", "myISP", "relay:2525" };
+	static const char *const bad[] = { "[mail.isp.example", "[]", "[]:25",
+	    "host:", "host:0", "host:65536", "host:12345678", "a b", "ho/st",
+	    "[host]x", "[host]:x", ":25", "" };
+	struct conf	 c;
+	const char	*e;
+	char		 line[300];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		conf_defaults(&c);
+		snprintf(line, sizeof(line), "smarthost %s", good[i]);
+		ck_assert_msg(conf_parse_line(&c, line, strlen(line), &e) == 0,
+		    "%s refused", good[i]);
+		conf_finish(&c);
+		ck_assert_str_eq(c.smarthost, strcmp(good[i], "none") ? good[i] :
+		    "");
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		conf_defaults(&c);
+		snprintf(line, sizeof(line), "smarthost %s", bad[i]);
+		ck_assert_msg(conf_parse_line(&c, line, strlen(line), &e) == -1,
+		    "%s accepted", bad[i]);
+	}
+	conf_defaults(&c);
+	ck_assert_int_eq(c.smtp_port, 25);
+	ck_assert_int_eq(c.smtp_timeout, 300);
+	ck_assert_str_eq(c.hold_expensive, "no");
+	ck_assert_int_eq(conf_parse_line(&c, "hold_expensive maybe", 20, &e),
+	    -1);
+	ck_assert_int_eq(conf_parse_line(&c, "smtp_port 0", 11, &e), -1);
+	ck_assert_int_eq(conf_parse_line(&c, "tls_policy rel/path", 19, &e),
+	    -1);
+}
+END_TEST
+
+/*
+ * etc/inetmail.conf.sample names every key with its default, commented
+ * out: each "#key<TAB>value" line, uncommented, must parse, and the keys
+ * listed here (the newer ones) must be there.
+ */
+START_TEST(conf_sample)
+{
+	static const char *const keys[] = { "hostname", "spool", "smarthost",
+	    "smtp_port", "expensive", "hold_expensive", "smtp_secrets",
+	    "tls_policy", "tls_ca_file", "smtp_connect_timeout", "smtp_timeout",
+	    "smtp_reuse", "queue_workers", "queuewarn", "queuereturn",
+	    "max_deliveries", "pop3_timeout" };
+	struct conf	 c;
+	const char	*e;
+	char		 line[4096], seen[4096] = " ", *p, *q;
+	FILE		*fp;
+	size_t		 len, i, n = 0;
+
+	snprintf(line, sizeof(line), "%s/etc/inetmail.conf.sample",
+	    getenv("TOP_SRCDIR") ? getenv("TOP_SRCDIR") : "..");
+	fp = fopen(line, "r");
+	ck_assert_ptr_nonnull(fp);
+	conf_defaults(&c);
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		len = strcspn(line, "\n");
+		line[len] = '\0';
+		if (line[0] != '#' || line[1] < 'a' || line[1] > 'z' ||
+		    strchr(line, '\t') == NULL)
+			continue;
+		/* configure's @localstatedir@ (a path), @SPOOL_USER@ (a name) */
+		while ((p = strchr(line, '@')) != NULL &&
+		    (q = strchr(p + 1, '@')) != NULL) {
+			memmove(p + 2, q + 1, strlen(q + 1) + 1);
+			memcpy(p, p[1] >= 'a' ? "/x" : "xx", 2);
+		}
+		len = strlen(line);
+		ck_assert_msg(conf_parse_line(&c, line + 1, len - 1, &e) == 0,
+		    "sample line \"%s\": %s", line, e);
+		line[1 + strcspn(line + 1, " \t")] = '\0';
+		strlcat(seen, line + 1, sizeof(seen));
+		strlcat(seen, " ", sizeof(seen));
+		n++;
+	}
+	fclose(fp);
+	ck_assert_uint_gt(n, 30);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(line, sizeof(line), " %s ", keys[i]);
+		ck_assert_msg(strstr(seen, line) != NULL, "%s not in the sample",
+		    keys[i]);
+	}
+}
+END_TEST
+
 static Suite *
 conf_suite(void)
 {
@@ -113,6 +209,8 @@ conf_suite(void)
 	tcase_add_test(tc, conf_lines);
 	tcase_add_test(tc, conf_file_errors);
 	tcase_add_test(tc, conf_units);
+	tcase_add_test(tc, conf_smarthost);
+	tcase_add_test(tc, conf_sample);
 	suite_add_tcase(s, tc);
 	return s;
 }

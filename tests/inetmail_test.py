@@ -1221,15 +1221,18 @@ class Sink:
     def messages(self, wait=0, n=0):
         """The messages taken so far, as received (smtp-sink's own
         header lines and the blank line it appends removed), oldest
-        first.  With wait, waits that long for at least n."""
+        first.  With wait, waits that long for at least n whole ones
+        (each one's end of data logged)."""
         deadline = time.time() + wait
         while True:
             names = sorted(os.listdir(self.dir),
                            key=lambda f: os.stat(os.path.join(self.dir, f))
                            .st_mtime_ns)
-            if len(names) >= n or time.time() >= deadline:
+            done = self.log().count("smtp-sink: .\n")
+            if (len(names) >= n and done >= n) or time.time() >= deadline:
                 break
             time.sleep(0.05)
+        time.sleep(0.05)            # the last dump file being closed
         out = []
         for name in names:
             with open(os.path.join(self.dir, name), "rb") as f:
@@ -1260,3 +1263,25 @@ def sink_strip(data):
     if body.endswith(b"\n\n"):
         body = body[:-1]
     return env, body
+
+
+def run_cases(cases, ctx, report=None):
+    """Runs each (name, fn) of cases as fn(ctx), printing ok/FAIL lines and
+    going on after a failure; then calls report() if any failed.  Returns
+    the names that failed."""
+    import traceback
+    failed = []
+    for name, fn in cases:
+        t1 = time.time()
+        try:
+            fn(ctx)
+            print("ok   %s (%.2fs)" % (name, time.time() - t1))
+        except Exception as e:              # report, go on with the rest
+            failed.append(name)
+            print("FAIL %s: %s" % (name, e))
+            if not isinstance(e, AssertionError):
+                traceback.print_exc()
+        sys.stdout.flush()
+    if failed and report is not None:
+        report()
+    return failed

@@ -13,6 +13,8 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -22,6 +24,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +39,7 @@
 #include "compat.h"
 #include "dns.h"
 #include "log.h"
+#include "priv.h"
 #include "qrun.h"
 #include "smtpc.h"
 
@@ -250,7 +254,11 @@ rc_reply(struct qrun *qr, struct rconn *c, struct smtpc_reply *r,
 		k = smtpc_reply_parse(c->in, c->inlen, r, &used);
 		if (k == 1)
 			break;
-		if (k == -1 || rc_fill(c, deadline) == -1)
+		if (k == -1) {
+			errno = EPROTO;		/* not SMTP, or too long */
+			return 0;
+		}
+		if (rc_fill(c, deadline) == -1)
 			return 0;
 	}
 	memmove(c->in, c->in + used, c->inlen - used);
@@ -1026,11 +1034,14 @@ remote_keep(struct qrun *qr, struct rconn *c)
 	remote_state.cache[RC_CACHE - 1] = c;
 }
 
+static void remote_reap(void);
+
 void
 remote_close(struct qrun *qr)
 {
 	int	i;
 
+	remote_reap();		/* the child says QUIT to its peers */
 	for (i = 0; i < RC_CACHE; i++)
 		if (remote_state.cache[i] != NULL) {
 			rc_quit(qr, remote_state.cache[i]);
@@ -1106,6 +1117,13 @@ remote_group(struct qrun *qr, struct qmsg *m, const struct rdest *d,
 				continue;
 			strlcpy(qr->relay, c->relay, sizeof(qr->relay));
 			if (rc_session(qr, c, d, &res) == -1) {
+				/*
+				 * A host that will not talk (554 greeting,
+				 * EHLO refused) is skipped; when none will,
+				 * the mail waits rather than bounces.
+				 */
+				if (res.err[0] == '5')
+					res.err[0] = '4';
 				if (qr->transcript)
 					qrun_say(qr, "%s", res.err);
 				if (res.code != 0)
@@ -1124,6 +1142,308 @@ remote_group(struct qrun *qr, struct qmsg *m, const struct rdest *d,
 all:
 	for (k = 0; k < n; k++)
 		out[k] = res;
+}
+
+
+/* ---- privilege separation ---- */
+
+/*
+ * Run as root, qrun does not speak SMTP itself: a child that has become
+ * the spool user does, keeping the connection cache, and the root side
+ * hands it one group at a time (the queue file as a descriptor, the
+ * envelope, the destination with its secret) and reads back a result per
+ * recipient.  What the child sends back is checked like network input.
+ */
+struct rreq {
+	struct rdest	 d;
+	size_t		 hdrlen;
+	off_t		 size;
+	char		 sender[ADDR_MAX + 1];
+	char		 body[16], ret[8], envid[101];
+	int		 smtputf8, transcript;
+	size_t		 n;
+};
+
+struct rreq_rcpt {
+	char	addr[STATE_ADDRMAX];
+	char	notify[40];
+	char	orcpt[ADDR_MAX + 16];
+};
+
+struct rresp {
+	char	relay[320];
+	size_t	n;
+};
+
+static int	remote_fd = -1;		/* the root side's end */
+static pid_t	remote_pid = -1;
+
+static int
+rp_write(int s, const void *p, size_t n)
+{
+	const char	*c = p;
+	ssize_t		 k;
+
+	while (n > 0) {
+		if ((k = send(s, c, n, MSG_NOSIGNAL)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static int
+rp_read(int s, void *p, size_t n)
+{
+	char	*c = p;
+	ssize_t	 k;
+
+	while (n > 0) {
+		if ((k = read(s, c, n)) == -1 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		c += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Sends the request header with fd attached. */
+static int
+rp_sendfd(int s, int fd, const struct rreq *q)
+{
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	}		 cm;
+	struct cmsghdr	*c;
+	ssize_t		 k;
+
+	memset(&msg, 0, sizeof(msg));
+	memset(&cm, 0, sizeof(cm));
+	iov.iov_base = (void *)(uintptr_t)q;
+	iov.iov_len = sizeof(*q);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	while ((k = sendmsg(s, &msg, MSG_NOSIGNAL)) == -1 && errno == EINTR)
+		;
+	if (k <= 0)
+		return -1;
+	return (size_t)k == sizeof(*q) ? 0 :
+	    rp_write(s, (const char *)q + k, sizeof(*q) - (size_t)k);
+}
+
+/* Receives a request header and its descriptor.  Returns 0 or -1. */
+static int
+rp_recvfd(int s, struct rreq *q, int *fd)
+{
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	}		 cm;
+	struct cmsghdr	*c;
+	ssize_t		 k;
+
+	*fd = -1;
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = q;
+	iov.iov_len = sizeof(*q);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	while ((k = recvmsg(s, &msg, MSG_CMSG_CLOEXEC)) == -1 && errno == EINTR)
+		;
+	if (k <= 0)
+		return -1;
+	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(fd, CMSG_DATA(c), sizeof(int));
+	if (*fd == -1)
+		return -1;
+	return (size_t)k == sizeof(*q) ? 0 :
+	    rp_read(s, (char *)q + k, sizeof(*q) - (size_t)k);
+}
+
+/* The child: one request at a time until the root side hangs up. */
+static void __attribute__((noreturn))
+remote_child(struct qrun *qr, int s)
+{
+	struct rreq		 q;
+	struct rreq_rcpt	*rc = NULL;
+	struct rres		*out = NULL;
+	struct rresp		 resp;
+	struct qmsg		 m;
+	size_t			*idx = NULL, k;
+	int			 fd;
+
+	if ((rc = calloc(RC_GROUPMAX, sizeof(*rc))) == NULL ||
+	    (out = calloc(RC_GROUPMAX, sizeof(*out))) == NULL ||
+	    (idx = calloc(RC_GROUPMAX, sizeof(*idx))) == NULL)
+		_exit(1);
+	while (rp_recvfd(s, &q, &fd) == 0) {
+		if (q.n == 0 || q.n > RC_GROUPMAX ||
+		    rp_read(s, rc, q.n * sizeof(*rc)) == -1)
+			break;
+		memset(&m, 0, sizeof(m));
+		m.fd = fd;
+		m.hdrlen = q.hdrlen;
+		m.size = q.size;
+		memcpy(m.env.sender, q.sender, sizeof(m.env.sender));
+		memcpy(m.env.body, q.body, sizeof(m.env.body));
+		memcpy(m.env.ret, q.ret, sizeof(m.env.ret));
+		memcpy(m.env.envid, q.envid, sizeof(m.env.envid));
+		m.env.smtputf8 = q.smtputf8;
+		m.env.nrcpt = m.st.n = q.n;
+		if ((m.env.rcpts = calloc(q.n, sizeof(*m.env.rcpts))) == NULL ||
+		    (m.st.t = calloc(q.n, sizeof(*m.st.t))) == NULL)
+			_exit(1);
+		for (k = 0; k < q.n; k++) {
+			memcpy(m.env.rcpts[k].notify, rc[k].notify,
+			    sizeof(rc[k].notify));
+			memcpy(m.env.rcpts[k].orcpt, rc[k].orcpt,
+			    sizeof(rc[k].orcpt));
+			memcpy(m.st.t[k].addr, rc[k].addr, sizeof(rc[k].addr));
+			m.st.t[k].rcpt = (int)k;
+			m.st.t[k].kind = K_REMOTE;
+			idx[k] = k;
+		}
+		qr->transcript = q.transcript;
+		remote_group(qr, &m, &q.d, idx, q.n, out);
+		explicit_bzero(&q.d, sizeof(q.d));
+		memset(&resp, 0, sizeof(resp));
+		strlcpy(resp.relay, qr->relay, sizeof(resp.relay));
+		resp.n = q.n;
+		close(fd);
+		free(m.env.rcpts);
+		free(m.st.t);
+		if (rp_write(s, &resp, sizeof(resp)) == -1 ||
+		    rp_write(s, out, q.n * sizeof(*out)) == -1)
+			break;
+	}
+	remote_close(qr);
+	_exit(0);
+}
+
+/* Starts the child as the spool user.  Returns 0 or -1. */
+static int
+remote_spawn(struct qrun *qr, struct qmsg *m)
+{
+	const char	*errstr;
+	int		 sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		return -1;
+	if ((remote_pid = fork()) == -1) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (remote_pid == 0) {
+		close(sv[0]);
+		close(m->fd);		/* the message's lock stays with root */
+		if (qr->slotfd != -1)
+			close(qr->slotfd);
+		if (priv_drop_to(qr->conf->spool_user, &errstr) == -1) {
+			log_err("SMTP client: %s", errstr);
+			_exit(1);
+		}
+		remote_child(qr, sv[1]);
+	}
+	close(sv[1]);
+	remote_fd = sv[0];
+	return 0;
+}
+
+static void
+remote_reap(void)
+{
+	int	st;
+
+	if (remote_fd != -1)
+		close(remote_fd);
+	remote_fd = -1;
+	if (remote_pid > 0)
+		while (waitpid(remote_pid, &st, 0) == -1 && errno == EINTR)
+			;
+	remote_pid = -1;
+}
+
+/* Has the child deliver the group; any failure defers it. */
+static void
+remote_run(struct qrun *qr, struct qmsg *m, const struct rdest *d,
+    const size_t *idx, size_t n, struct rres *out)
+{
+	struct rreq		 q;
+	struct rreq_rcpt	*rc;
+	struct rresp		 resp;
+	const struct spool_rcpt	*r;
+	size_t			 k;
+
+	if (geteuid() != 0) {
+		remote_group(qr, m, d, idx, n, out);
+		return;
+	}
+	if ((rc = calloc(n, sizeof(*rc))) == NULL)
+		goto fail;
+	memset(&q, 0, sizeof(q));
+	q.d = *d;
+	q.hdrlen = m->hdrlen;
+	q.size = m->size;
+	memcpy(q.sender, m->env.sender, sizeof(q.sender));
+	memcpy(q.body, m->env.body, sizeof(q.body));
+	memcpy(q.ret, m->env.ret, sizeof(q.ret));
+	memcpy(q.envid, m->env.envid, sizeof(q.envid));
+	q.smtputf8 = m->env.smtputf8;
+	q.transcript = qr->transcript;
+	q.n = n;
+	for (k = 0; k < n; k++) {
+		r = &m->env.rcpts[m->st.t[idx[k]].rcpt];
+		strlcpy(rc[k].addr, m->st.t[idx[k]].addr, sizeof(rc[k].addr));
+		strlcpy(rc[k].notify, r->notify, sizeof(rc[k].notify));
+		strlcpy(rc[k].orcpt, r->orcpt, sizeof(rc[k].orcpt));
+	}
+	if ((remote_fd == -1 && remote_spawn(qr, m) == -1) ||
+	    rp_sendfd(remote_fd, m->fd, &q) == -1 ||
+	    rp_write(remote_fd, rc, n * sizeof(*rc)) == -1 ||
+	    rp_read(remote_fd, &resp, sizeof(resp)) == -1 || resp.n != n ||
+	    rp_read(remote_fd, out, n * sizeof(*out)) == -1) {
+		explicit_bzero(&q, sizeof(q));
+		free(rc);
+		remote_reap();
+		goto fail;
+	}
+	explicit_bzero(&q, sizeof(q));
+	free(rc);
+	resp.relay[sizeof(resp.relay) - 1] = '\0';
+	strlcpy(qr->relay, resp.relay, sizeof(qr->relay));
+	for (k = 0; k < n; k++)
+		out[k].err[sizeof(out[k].err) - 1] = '\0';
+	return;
+fail:
+	log_err("%s: the SMTP client process failed", m->id);
+	for (k = 0; k < n; k++) {
+		memset(&out[k], 0, sizeof(out[k]));
+		strlcpy(out[k].err, "4.3.0 the SMTP client process failed",
+		    sizeof(out[k].err));
+	}
 }
 
 /* The domain of target i, lower case. */
@@ -1216,7 +1536,7 @@ remote_deliver(struct qrun *qr, struct qmsg *m, int *failed, size_t *nfailed)
 			continue;
 		}
 		remote_dest(qr, remote_domain(&m->st.t[i]), &d);
-		remote_group(qr, m, &d, idx, n, out);
+		remote_run(qr, m, &d, idx, n, out);
 		explicit_bzero(&d, sizeof(d));
 		for (j = 0; j < n; j++)
 			remote_settle(qr, m, idx[j], &out[j], failed, nfailed);

@@ -22,7 +22,6 @@ import re
 import subprocess
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
@@ -267,20 +266,10 @@ def main():
         deadline = time.time() + 5
         while not os.path.exists(trigger) and time.time() < deadline:
             time.sleep(0.02)
-        for name, fn in TESTS:
-            t1 = time.time()
-            try:
-                fn(ctx)
-                print("ok   %s (%.2fs)" % (name, time.time() - t1))
-            except Exception as e:          # report, go on with the rest
-                failed.append(name)
-                print("FAIL %s: %s" % (name, e))
-                if not isinstance(e, AssertionError):
-                    traceback.print_exc()
-            sys.stdout.flush()
-        if failed:
+        def report():
             print("--- maillog ---\n" + inst.log_text()[-6000:])
             print("--- postfix ---\n" + pf.log()[-3000:])
+        failed = T.run_cases(TESTS, ctx, report)
     finally:
         if inetd is not None:
             inetd.stop()

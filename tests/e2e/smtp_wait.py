@@ -15,9 +15,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import inetmail_test as T  # noqa: E402
 
 
-def qsmtpd_count():
-    out = subprocess.run(["pgrep", "-x", "qsmtpd"], capture_output=True,
-                         text=True).stdout
+def qsmtpd_count(inst):
+    """This instance's qsmtpd processes (other tests may run their own)."""
+    out = subprocess.run(["pgrep", "-f", "^qsmtpd -C %s$" % re.escape(
+        inst.conf)], capture_output=True, text=True).stdout
     return len(out.split())
 
 
@@ -68,9 +69,9 @@ def main():
             c.sock.close()
         # idle workers exit; inetd takes the socket back and starts anew
         deadline = time.time() + 10
-        while qsmtpd_count() > 0 and time.time() < deadline:
+        while qsmtpd_count(inst) > 0 and time.time() < deadline:
             time.sleep(0.1)
-        assert qsmtpd_count() == 0, "workers still running after idling"
+        assert qsmtpd_count(inst) == 0, "workers still running after idling"
         c = T.connect(port)
         assert c.reply() == "220 mail.example.com ESMTP inetmail"
         assert c.cmd("QUIT") == "221 2.0.0 mail.example.com closing connection"
