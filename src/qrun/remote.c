@@ -883,7 +883,17 @@ remote_dest(struct qrun *qr, const char *domain, struct rdest *d)
 	d->port = (int)qr->conf->smtp_port;
 	d->tls = TLS_MAY;
 	remote_key(qr, domain, d->key, sizeof(d->key));
-	if (sh[0] == '\0')
+	if (sh[0] == '\0' && domain[0] == '[') {
+		/* an address literal: [192.0.2.1] or [IPv6:2001:db8::1] */
+		d->nomx = 1;
+		n = strcspn(domain + 1, "]");
+		p = (char *)domain + 1;
+		if (n > 5 && strncasecmp(p, "IPv6:", 5) == 0) {
+			p += 5;
+			n -= 5;
+		}
+		snprintf(d->domain, sizeof(d->domain), "%.*s", (int)n, p);
+	} else if (sh[0] == '\0')
 		strlcpy(d->domain, domain, sizeof(d->domain));
 	else {
 		d->nomx = sh[0] == '[';
@@ -926,6 +936,7 @@ remote_hosts(struct qrun *qr, const struct rdest *d, struct dns_mx *mx,
 	int	n, i, self = -1;
 
 	if (d->nomx || qr->conf->smarthost[0] != '\0') {
+		/* the smart host, or an address literal */
 		strlcpy(mx[0].name, d->domain, sizeof(mx[0].name));
 		mx[0].pref = 0;
 		if (!d->nomx && (n = dns_mx(d->domain, mx, DNS_MXMAX)) > 0)
