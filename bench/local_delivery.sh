@@ -62,8 +62,9 @@ PYTHON=/usr/bin/python3
 DOMAIN=bench.invalid
 FROM=sender@bench-client.invalid
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "local_delivery: $*"; exit 1; }
+BENCH_NAME=local_delivery
+# shellcheck source=bench/lib.sh
+. "$(dirname "$SELF")/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || die "run me as root (inetd, Postfix, delivery as a user)"
 
@@ -77,22 +78,9 @@ if [ "${BENCH_INNER:-0}" != 1 ]; then
 	if [ "$PROFILE" = 1 ]; then
 		command -v strace >/dev/null || need="$need strace"
 	fi
-	if [ -z "$BIN" ]; then
-		for t in autoreconf make gcc; do
-			command -v $t >/dev/null && continue
-			need="$need autoconf automake make gcc"
-			break
-		done
-	fi
-	if [ -n "$need" ]; then
-		say "installing:$need"
-		echo 'postfix postfix/main_mailer_type select No configuration' |
-		    debconf-set-selections
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq
-		# shellcheck disable=SC2086
-		apt-get install -y -q $need >/dev/null
-	fi
+	[ -n "$BIN" ] || need="$need $(bench_build_tools)"
+	# shellcheck disable=SC2086
+	bench_install $need
 	id inetmail >/dev/null 2>&1 ||
 	    useradd -r -d /nonexistent -s /usr/sbin/nologin inetmail
 	id postfix >/dev/null 2>&1 || die "no postfix user (postfix install?)"
@@ -108,25 +96,9 @@ if [ "${BENCH_INNER:-0}" != 1 ]; then
 	# the recipient, not root, a real account for Postfix's local(8)
 	[ "$(id -u "$BENCH_USER")" -ne 0 ] || die "$BENCH_USER is root"
 
-	rm -rf "$WORK"
-	mkdir -p "$WORK"
-	chmod 755 "$WORK"
+	bench_fresh_work "$WORK"
 	if [ -z "$BIN" ]; then
-		# Build a snapshot of the working tree (tracked and untracked,
-		# not ignored), so a tree that others are editing is not touched.
-		say "building qsend and qrun from $SRC"
-		mkdir -p "$WORK/build"
-		if git -C "$SRC" rev-parse >/dev/null 2>&1; then
-			git -C "$SRC" ls-files -co --exclude-standard -z |
-			    (cd "$SRC" && tar --null -T - -cf - 2>/dev/null) |
-			    tar -C "$WORK/build" -xf -
-		else
-			cp -a "$SRC"/. "$WORK/build"/
-		fi
-		(cd "$WORK/build" && { [ -f Makefile ] && make distclean || true; } &&
-		    autoreconf -fi && ./configure -q && make -j2) \
-		    >"$WORK/build.log" 2>&1 ||
-		    { tail -30 "$WORK/build.log" >&2; die "build failed"; }
+		bench_build "$SRC" "$WORK/build" "$WORK/build.log"
 		BIN=$WORK/build/src
 	fi
 	if [ -x "$BIN/qsend/qsend" ]; then
@@ -137,37 +109,8 @@ if [ "${BENCH_INNER:-0}" != 1 ]; then
 	[ -x "$QSEND" ] && [ -x "$QRUN" ] || die "no qsend and qrun in $BIN"
 	QSEND=$(readlink -f "$QSEND") QRUN=$(readlink -f "$QRUN")
 
-	# The messages: reproducible (a fixed LCG), about SIZE bytes each, a
-	# unique X-Bench-Seq and Message-ID, no body line starting "From ".
-	mkdir -p "$WORK/msgs"
-	awk -v n="$MSGS" -v size="$SIZE" -v dir="$WORK/msgs" \
-	    -v from="$FROM" -v to="$BENCH_USER@$DOMAIN" 'BEGIN {
-		alpha = "abcdefghijklmnopqrstuvwxyz0123456789"
-		seed = 12345
-		for (i = 1; i <= n; i++) {
-			f = dir "/" i
-			h = sprintf("From: Bench Sender <%s>\nTo: <%s>\n" \
-			    "Subject: local delivery benchmark message %d\n" \
-			    "Date: Thu, 01 Jan 2026 00:00:00 +0000\n" \
-			    "Message-ID: <bench-%d@bench-client.invalid>\n" \
-			    "X-Bench-Seq: %d\n\n", from, to, i, i, i)
-			printf "%s", h > f
-			len = length(h)
-			while (len < size - 1) {
-				w = size - 1 - len
-				if (w > 72) w = 72
-				line = ""
-				for (k = 0; k < w; k++) {
-					seed = (seed * 1103515245 + 12345) % 2147483648
-					line = line substr(alpha, int(seed / 65536) % 36 + 1, 1)
-				}
-				printf "%s\n", line > f
-				len += w + 1
-			}
-			close(f)
-		}
-	}'
-	chmod -R a+rX "$WORK/msgs"
+	bench_messages "$MSGS" "$SIZE" "$WORK/msgs" "$FROM" \
+	    "$BENCH_USER@$DOMAIN" "local delivery benchmark message"
 	export QSEND QRUN MSGS SIZE RUNS PAR CASES SYSTEMS MAX_DELIVERIES STALL \
 	    PROFILE WORK KEEP BENCH_USER USER_MADE
 	export BENCH_INNER=1
@@ -210,14 +153,7 @@ cleanup() {
 		kill "$INETD_PID"
 		wait "$INETD_PID" 2>/dev/null
 	fi
-	if [ -n "$PF_MASTER_PID" ]; then
-		$POSTFIX -c "$PF_CONF" stop >/dev/null 2>&1
-		for _ in $(seq 50); do
-			kill -0 "$PF_MASTER_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -0 "$PF_MASTER_PID" 2>/dev/null && kill -9 "$PF_MASTER_PID"
-	fi
+	pf_stop "$PF_CONF" "$PF_MASTER_PID"
 	# qrun -t processes still delivering (a failed run) end by themselves
 	# within lock_timeout; none is killed here by name.
 	if [ "$KEEP" != 1 ] && [ "$rc" -eq 0 ]; then
@@ -240,11 +176,7 @@ start_inetmail() {
 	chmod 755 "$QS"
 	chmod 1777 "$QS_MAIL"		# mailboxes made by their owners
 	# as an installation makes it (tests/inetmail_test.py prepare_spool)
-	mkdir -p "$QS_SPOOL"/{tmp,queue,state,bad,lock}
-	chown root:inetmail "$QS_SPOOL"
-	chmod 750 "$QS_SPOOL"
-	chown inetmail:inetmail "$QS_SPOOL"/*
-	chmod 770 "$QS_SPOOL"/*
+	qs_spool "$QS_SPOOL"
 	printf '%s\n' "$DOMAIN" >"$QS/local-host-names"
 	: >"$QS/relay-domains"
 	printf 'postmaster: root\n' >"$QS/aliases"
@@ -298,12 +230,7 @@ start_postfix() {
 	chmod 755 "$PF"
 	chmod 1777 "$PF_MAIL"
 	chown postfix: "$PF/data"
-	cat >"$PF_CONF/main.cf" <<-EOF
-	compatibility_level = 3.6
-	queue_directory = $PF_QUEUE
-	data_directory = $PF/data
-	mail_owner = postfix
-	setgid_group = postdrop
+	{ pf_main_cf "$PF" "$PF_QUEUE"; cat; } >"$PF_CONF/main.cf" <<-EOF
 	myhostname = $DOMAIN
 	mydomain = $DOMAIN
 	myorigin = \$myhostname
@@ -317,47 +244,15 @@ start_postfix() {
 	default_transport = error:no remote delivery in this benchmark
 	relay_transport = error:no remote delivery in this benchmark
 	inet_interfaces = loopback-only
-	inet_protocols = ipv4
-	mynetworks = 127.0.0.0/8
-	smtp_dns_support_level = disabled
-	lmtp_dns_support_level = disabled
-	# inetmail has no biff either
-	biff = no
-	append_dot_mydomain = no
-	maillog_file = $PF/maillog
 	EOF
 	# no inet service: submission is sendmail -> postdrop -> pickup
-	cat >"$PF_CONF/master.cf" <<-EOF
-	pickup    unix  n       -       n       60      1       pickup
-	cleanup   unix  n       -       n       -       0       cleanup
-	qmgr      unix  n       -       n       300     1       qmgr
-	rewrite   unix  -       -       n       -       -       trivial-rewrite
-	bounce    unix  -       -       n       -       0       bounce
-	defer     unix  -       -       n       -       0       bounce
-	trace     unix  -       -       n       -       0       bounce
-	verify    unix  -       -       n       -       1       verify
-	flush     unix  n       -       n       1000?   0       flush
-	proxymap  unix  -       -       n       -       -       proxymap
-	proxywrite unix -       -       n       -       1       proxymap
-	showq     unix  n       -       n       -       -       showq
-	error     unix  -       -       n       -       -       error
-	retry     unix  -       -       n       -       -       error
-	discard   unix  -       -       n       -       -       discard
-	local     unix  -       n       n       -       -       local
-	anvil     unix  -       -       n       -       1       anvil
-	scache    unix  -       -       n       -       1       scache
-	postlog   unix-dgram n  -       n       -       1       postlogd
-	EOF
+	{
+		pf_master_cf
+		echo "local     unix  -       n       n       -       -       local"
+	} >"$PF_CONF/master.cf"
 	printf 'postmaster: root\n' >"$PF_CONF/aliases"
 	$POSTALIAS -c "$PF_CONF" "$PF_CONF/aliases"
-	$POSTFIX -c "$PF_CONF" start >"$PF/start.log" 2>&1 ||
-	    { cat "$PF/start.log" >&2; die "postfix start failed"; }
-	for _ in $(seq 100); do
-		[ -s "$PF_QUEUE/pid/master.pid" ] && break
-		sleep 0.1
-	done
-	PF_MASTER_PID=$(tr -dc 0-9 <"$PF_QUEUE/pid/master.pid")
-	[ -n "$PF_MASTER_PID" ] || die "no Postfix master pid"
+	pf_start "$PF_CONF" "$PF_QUEUE" "$PF/start.log"
 	for _ in $(seq 100); do
 		[ -S "$PF_QUEUE/public/pickup" ] && return 0
 		sleep 0.1
@@ -397,40 +292,6 @@ while True:
 		print(n); sys.exit(1)
 	time.sleep(0.005)
 '
-
-calc() { awk "BEGIN{printf \"%.6f\", $1}"; }
-median() { sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
-
-# All CPU time of the machine so far, in clock ticks (includes submitters).
-cpu_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
-
-# CPU time of process $1 and all its descendants, living or reaped, in
-# ticks: utime+stime of each, plus cutime+cstime (the children it reaped).
-tree_ticks() {
-	local f
-	for f in /proc/[0-9]*/stat; do
-		{ cat "$f" && echo; } 2>/dev/null || true	# may be gone
-	done | awk -v root="$1" '
-	NF {
-		pid = $1; rest = $0
-		sub(/^.*\) /, "", rest)	# past "(comm) ", comm may hold spaces
-		split(rest, v, " ")
-		ppid[pid] = v[2]
-		t[pid] = v[12] + v[13] + v[14] + v[15]
-	}
-	END {
-		in_tree[root] = 1; grew = 1
-		while (grew) {
-			grew = 0
-			for (p in ppid)
-				if (!(p in in_tree) && (ppid[p] in in_tree)) {
-					in_tree[p] = 1; grew = 1
-				}
-		}
-		for (p in in_tree) sum += t[p]
-		print sum + 0
-	}'
-}
 
 root_of() {
 	if [ "$1" = postfix ]; then echo "$PF_MASTER_PID"; else echo "$INETD_PID"; fi
@@ -559,7 +420,6 @@ done
 
 RES=$WORK/results
 : >"$RES"
-HZ=$(getconf CLK_TCK)
 NCPU=$(nproc)
 say "$(printf '%-5s %-9s %3s %8s %8s %9s %9s %9s %6s' case system run seconds \
     msgs/s submit-s sub-cpu del-cpu busy%)"

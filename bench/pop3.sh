@@ -56,8 +56,9 @@ DOVECOT=/usr/sbin/dovecot
 DOVEADM=/usr/bin/doveadm
 TIME=/usr/bin/time
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "pop3: $*"; exit 1; }
+BENCH_NAME=pop3 CG_PREFIX=popbench
+# shellcheck source=bench/lib.sh
+. "$(dirname "$SELF")/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || die "run me as root (inetd, Dovecot, a system user)"
 
@@ -238,7 +239,7 @@ cd "$WORK"
 DV_PID=
 PAM_MADE=0
 MAIL_MADE=0
-declare -A PORT RPORT INETD_PID CG
+declare -A PORT RPORT INETD_PID
 CLIENT=$WORK/pop3_client
 UID_B=$(id -u "$BENCH_USER")
 GID_B=$(id -g "$BENCH_USER")
@@ -246,63 +247,11 @@ QP=$WORK/qpop3d
 DV=$WORK/dovecot
 RSSDIR=$WORK/rss		# time(1) output, one file per server
 
-# The PIDs of the descendants of process $1.
-descendants() {
-	local f
-	for f in /proc/[0-9]*/stat; do
-		{ cat "$f" && echo; } 2>/dev/null || true
-	done | awk -v root="$1" '
-	NF { pid = $1; rest = $0; sub(/^.*\) /, "", rest); split(rest, v, " ")
-	     ppid[pid] = v[2] }
-	END { in_tree[root] = 1; grew = 1
-	      while (grew) { grew = 0
-		for (p in ppid) if (!(p in in_tree) && (ppid[p] in in_tree)) {
-			in_tree[p] = 1; grew = 1; print p } } }'
-}
-
 # CPU accounting: each server (its inetd, or Dovecot's master) runs in a
 # cgroup of its own, whose CPU counter covers every process in it, living
 # or gone, in ns.  cgroup v2, else v1's cpuacct; else (no cgroup fs) the
 # clock ticks of the process tree in /proc (10 ms steps).
-CG_KIND=none
-if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
-	CG_KIND=v2 CG_BASE=/sys/fs/cgroup
-elif [ -f /sys/fs/cgroup/cpuacct/cpuacct.usage ]; then
-	CG_KIND=v1 CG_BASE=/sys/fs/cgroup/cpuacct
-fi
-cg_make() {	# cg_make NAME: makes the cgroup; CG[NAME] is its path, or empty
-	CG[$1]=
-	[ "$CG_KIND" != none ] || return 0
-	local d=$CG_BASE/popbench-$1-$$
-	mkdir "$d" 2>/dev/null && CG[$1]=$d
-	return 0
-}
-cg_cpu_ns() {	# cg_cpu_ns NAME: the CPU time of its cgroup so far, in ns
-	case $CG_KIND in
-	v2) awk '$1 == "usage_usec" { printf "%.0f", $2 * 1000 }' "${CG[$1]}/cpu.stat" ;;
-	v1) cat "${CG[$1]}/cpuacct.usage" ;;
-	esac
-}
-cg_rm() {	# cg_rm NAME: removes it (after its processes are gone)
-	local d=${CG[$1]:-}
-	[ -n "$d" ] && [ -d "$d" ] || return 0
-	for _ in $(seq 50); do
-		rmdir "$d" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	say "warning: cannot remove cgroup $d"
-}
-# in_cg NAME CMD...: execs CMD in NAME's cgroup (when there is one); run
-# it as "in_cg ... &" or "(in_cg ...)": the PID stays CMD's.
-in_cg() {
-	local d=${CG[$1]:-}
-	shift
-	if [ -n "$d" ]; then
-		exec sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$d" "$@"
-	else
-		exec "$@"
-	fi
-}
+# (cg_make, cg_cpu_ns, cg_rm, in_cg: bench/lib.sh)
 
 stop_dovecot() {
 	[ -n "$DV_PID" ] || return 0
@@ -342,15 +291,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 trap 'say "pop3: failed at line $LINENO: $BASH_COMMAND"' ERR
-
-# Waits until something listens on 127.0.0.1:$1.
-wait_listen() {
-	for _ in $(seq 100); do
-		ss -Hltn "sport = :$1" | grep -q . && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # ---- the three mailboxes: each server its own copy ---------------------------
 mkdir -p "$QP/mail" "$DV/mail" "$DV/index" "$DV/home" "$RSSDIR"
@@ -511,17 +451,6 @@ client() {	# client PORT MODE [opts]: one session; prints key=value
 kv() { tr ' ' '\n' | sed -n "s/^$1=//p"; }	# kv KEY <line
 calc() { awk "BEGIN{printf \"%.3f\", $1}"; }
 
-# How busy the machine is without us: other work skews every number.
-idle_check() {
-	local a b
-	a=$(awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
-	sleep 2
-	b=$(awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
-	awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ")
-	    busy = y[1] - x[1]; idle = y[2] - x[2]
-	    printf "%.0f", (busy + idle > 0) ? 100 * busy / (busy + idle) : 0 }'
-}
-
 # Warm-up: page cache, Dovecot's index (its first session builds it and, as
 # RETR sets \Seen, rewrites the mbox with its Status/X-UID headers, which
 # it hides from clients); then one session with the content hash, to check
@@ -539,7 +468,7 @@ for s in $SERVERS; do
 	say "  $s: ${OCTETS[$s]}, content hash ${HASHOF[$s]}"
 done
 
-BG_BEFORE=$(idle_check)
+BG_BEFORE=$(bench_busy)
 [ "$BG_BEFORE" -le 10 ] ||
     say "warning: the machine is ${BG_BEFORE}% busy before the runs; numbers will be noisy"
 
@@ -548,31 +477,7 @@ BG_BEFORE=$(idle_check)
 # For inetd: itself and every server it started; for Dovecot: the master,
 # its resident processes (auth, config, log, anvil, stats) and every
 # pop3-login and pop3 process.
-tree_ticks() {
-	local f
-	for f in /proc/[0-9]*/stat; do
-		{ cat "$f" && echo; } 2>/dev/null || true	# may be gone
-	done | awk -v root="$1" '
-	NF {
-		pid = $1; rest = $0
-		sub(/^.*\) /, "", rest)	# past "(comm) ", comm may hold spaces
-		split(rest, v, " ")
-		ppid[pid] = v[2]
-		t[pid] = v[12] + v[13] + v[14] + v[15]
-	}
-	END {
-		in_tree[root] = 1; grew = 1
-		while (grew) {
-			grew = 0
-			for (p in ppid)
-				if (!(p in in_tree) && (ppid[p] in in_tree)) {
-					in_tree[p] = 1; grew = 1
-				}
-		}
-		for (p in in_tree) sum += t[p]
-		print sum + 0
-	}'
-}
+# (tree_ticks: bench/lib.sh)
 root_of() { if [ "$1" = dovecot ]; then echo "$DV_PID"; else echo "${INETD_PID[$1]}"; fi; }
 cpu_now() {	# cpu_now SERVER: its CPU time so far, in ms
 	if [ -n "${CG[$1]:-}" ]; then
@@ -599,7 +504,6 @@ wait_reaped() {
 	say "warning: a session of the server under $root is still running"
 }
 
-HZ=$(getconf CLK_TCK)
 RES=$WORK/results
 : >"$RES"
 say "$(printf '%-8s %-8s %3s %10s %8s' metric server run ms cpu-ms)"
@@ -620,7 +524,7 @@ for r in $(seq "$RUNS"); do
 	for s in $SERVERS; do onerun full "$s" "$r"; done
 	for s in $SERVERS; do onerun stat "$s" "$r"; done
 done
-BG_AFTER=$(idle_check)
+BG_AFTER=$(bench_busy)
 
 # The delayed-ACK check: ACK_RETRS RETRs, one at a time, by a client that
 # delays its ACKs as ordinary clients do (-D), and by the timed runs' client
@@ -682,7 +586,6 @@ if [ "$PROFILE" = 1 ] && [ -n "${PORT[qpop3d]:-}" ]; then
 fi
 
 # ---- the report ---------------------------------------------------------------
-median() { sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 med() { awk -v m="$1" -v s="$2" '$1==m && $2==s {print $4}' "$RES" | median; }
 cpu() {	# cpu METRIC SERVER: mean CPU ms of the server's tree a session
 	awk -v m="$1" -v s="$2" '$1==m && $2==s {t += $5; n++}

@@ -48,8 +48,9 @@ POSTSUPER=/usr/sbin/postsuper
 FROM=sender@bench-client.invalid
 RCPT=rcpt@bench-remote.invalid
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "smtp_receive: $*"; exit 1; }
+BENCH_NAME=smtp_receive
+# shellcheck source=bench/lib.sh
+. "$(dirname "$SELF")/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || die "run me as root (inetd, Postfix, the spool user)"
 
@@ -60,50 +61,17 @@ if [ "${BENCH_INNER:-0}" != 1 ]; then
 	{ [ -x "$POSTFIX" ] && [ -x "$SMTP_SOURCE" ]; } || need="$need postfix"
 	command -v ss >/dev/null || need="$need iproute2"
 	command -v unshare >/dev/null || need="$need util-linux"
-	if [ -z "$QSMTPD" ]; then
-		for t in autoreconf make gcc; do
-			command -v $t >/dev/null && continue
-			need="$need autoconf automake make gcc"
-			break
-		done
-	fi
-	if [ -n "$need" ]; then
-		say "installing:$need"
-		echo 'postfix postfix/main_mailer_type select No configuration' |
-		    debconf-set-selections
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq
-		# shellcheck disable=SC2086
-		apt-get install -y -q $need >/dev/null
-	fi
+	[ -n "$QSMTPD" ] || need="$need $(bench_build_tools)"
+	# shellcheck disable=SC2086
+	bench_install $need
 	id inetmail >/dev/null 2>&1 ||
 	    useradd -r -d /nonexistent -s /usr/sbin/nologin inetmail
 	id postfix >/dev/null 2>&1 || die "no postfix user (postfix install?)"
 
-	case $(readlink -m "$WORK") in
-	/|/var|/tmp|/var/tmp|/home|/root|/usr|/etc)
-		die "WORK=$WORK: give a directory of its own (it is emptied)" ;;
-	esac
-	rm -rf "$WORK"
-	mkdir -p "$WORK"
-	chmod 755 "$WORK"
+	bench_fresh_work "$WORK"
 	QSMTPD_GIVEN=$QSMTPD
 	if [ -z "$QSMTPD" ]; then
-		# Build a snapshot of the working tree (tracked and untracked,
-		# not ignored), so a tree that others are editing is not touched.
-		say "building qsmtpd from $SRC"
-		mkdir -p "$WORK/build"
-		if git -C "$SRC" rev-parse >/dev/null 2>&1; then
-			git -C "$SRC" ls-files -co --exclude-standard -z |
-			    (cd "$SRC" && tar --null -T - -cf -) |
-			    tar -C "$WORK/build" -xf -
-		else
-			cp -a "$SRC"/. "$WORK/build"/
-		fi
-		(cd "$WORK/build" && { [ -f Makefile ] && make distclean || true; } &&
-		    autoreconf -fi && ./configure -q && make -j2) \
-		    >"$WORK/build.log" 2>&1 ||
-		    { tail -30 "$WORK/build.log" >&2; die "build failed"; }
+		bench_build "$SRC" "$WORK/build" "$WORK/build.log"
 		QSMTPD=$WORK/build/src/qsmtpd/qsmtpd
 	fi
 	[ -x "$QSMTPD" ] || die "no qsmtpd at $QSMTPD"
@@ -121,11 +89,7 @@ if [ "${BENCH_INNER:-0}" != 1 ]; then
 		EXTRA="$EXTRA prefork=wait:$WORK/exp/qsmtpd_prefork"
 	fi
 	BENCH_REV=
-	if [ -z "${QSMTPD_GIVEN:-}" ] && git -C "$SRC" rev-parse >/dev/null 2>&1; then
-		BENCH_REV=$(git -C "$SRC" rev-parse --short HEAD)
-		[ -z "$(git -C "$SRC" status --porcelain -- src 2>/dev/null)" ] ||
-		    BENCH_REV="$BENCH_REV + uncommitted src/ changes"
-	fi
+	[ -n "${QSMTPD_GIVEN:-}" ] || BENCH_REV=$(bench_rev "$SRC")
 	export QSMTPD MSGS SIZE SESSIONS PERCONN RUNS CASES SERVERS QS_PORT \
 	    PF_PORT PF_PARK WORK KEEP EXTRA BENCH_REV
 	export BENCH_INNER=1
@@ -144,42 +108,11 @@ cd "$WORK"
 
 INETD_PID=
 PF_MASTER_PID=
-QS_CG=
-PF_CG=
 declare -A PORT
 PF_CONF=$WORK/postfix/etc
 PF_QUEUE=$WORK/postfix/queue
 QS_SPOOL=$WORK/qsmtpd/spool
 QS_CONF=$WORK/qsmtpd/inetmail.conf
-
-# The PIDs of the descendants of process $1.
-descendants() {
-	local f
-	for f in /proc/[0-9]*/stat; do
-		{ cat "$f" && echo; } 2>/dev/null || true
-	done | awk -v root="$1" '
-	NF { pid = $1; rest = $0; sub(/^.*\) /, "", rest); split(rest, v, " ")
-	     ppid[pid] = v[2] }
-	END { in_tree[root] = 1; grew = 1
-	      while (grew) { grew = 0
-		for (p in ppid) if (!(p in in_tree) && (ppid[p] in in_tree)) {
-			in_tree[p] = 1; grew = 1; print p } } }'
-}
-
-# Server CPU: a cpuacct cgroup per server when the kernel has one (exact,
-# exited processes included), else the process tree (tree_ticks below).
-CG_ROOT=/sys/fs/cgroup/cpuacct
-CG_DIRS=
-cg_new() {	# cg_new NAME PID...: a cgroup holding PIDs (their children follow)
-	local d=$CG_ROOT/inetmail-bench.$$.$1 p
-	shift
-	[ -w "$CG_ROOT" ] && [ -f "$CG_ROOT/cpuacct.usage" ] || return 1
-	mkdir "$d" 2>/dev/null || return 1
-	for p in "$@"; do
-		echo "$p" >"$d/cgroup.procs" 2>/dev/null || true
-	done
-	echo "$d"
-}
 
 cleanup() {
 	local rc=$? kids
@@ -191,17 +124,8 @@ cleanup() {
 		# shellcheck disable=SC2086
 		[ -n "$kids" ] && kill $kids 2>/dev/null
 	fi
-	if [ -n "$PF_MASTER_PID" ]; then
-		$POSTFIX -c "$PF_CONF" stop >/dev/null 2>&1
-		for _ in $(seq 50); do
-			kill -0 "$PF_MASTER_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -0 "$PF_MASTER_PID" 2>/dev/null && kill -9 "$PF_MASTER_PID"
-	fi
-	for d in $CG_DIRS; do
-		for _ in 1 2 3 4 5; do rmdir "$d" 2>/dev/null && break; sleep 0.2; done
-	done
+	pf_stop "$PF_CONF" "$PF_MASTER_PID"
+	for d in "${!CG[@]}"; do cg_rm "$d"; done
 	if [ "$KEEP" != 1 ] && [ "$rc" -eq 0 ]; then
 		rm -rf "$WORK"
 	elif [ -d "$WORK" ]; then
@@ -212,15 +136,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 trap 'say "smtp_receive: failed at line $LINENO: $BASH_COMMAND"' ERR
-
-# Waits until something listens on 127.0.0.1:$1.
-wait_listen() {
-	for _ in $(seq 100); do
-		ss -Hltn "sport = :$1" | grep -q . && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # ---- qsmtpd under openbsd-inetd --------------------------------------------
 start_qsmtpd() {
@@ -266,8 +181,8 @@ start_qsmtpd() {
 	done
 	$INETD -d -R 1000000 "$d/inetd.conf" >"$d/inetd.log" 2>&1 &
 	INETD_PID=$!
-	QS_CG=$(cg_new inetd "$INETD_PID") || QS_CG=
-	CG_DIRS="$CG_DIRS $QS_CG"
+	cg_make qsmtpd
+	cg_add qsmtpd "$INETD_PID"
 	for e in $SERVERS; do
 		[ "$e" = postfix ] && continue
 		wait_listen "${PORT[$e]}" ||
@@ -292,12 +207,7 @@ start_postfix() {
 		;;
 	*)	die "PF_PARK must be hold or defer" ;;
 	esac
-	cat >"$PF_CONF/main.cf" <<-EOF
-	compatibility_level = 3.6
-	queue_directory = $PF_QUEUE
-	data_directory = $d/data
-	mail_owner = postfix
-	setgid_group = postdrop
+	{ pf_main_cf "$d" "$PF_QUEUE"; cat; } >"$PF_CONF/main.cf" <<-EOF
 	myhostname = bench.invalid
 	mydomain = invalid
 	myorigin = \$myhostname
@@ -307,62 +217,31 @@ start_postfix() {
 	alias_database =
 	relayhost =
 	inet_interfaces = 127.0.0.1
-	inet_protocols = ipv4
-	mynetworks = 127.0.0.0/8
 	smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 	$park
 	# only 127.0.0.1 is ever touched
 	smtpd_peername_lookup = no
-	smtp_dns_support_level = disabled
-	lmtp_dns_support_level = disabled
 	smtp_host_lookup = native
 	# flow control paces arrival to delivery; nothing is delivered here
 	in_flow_delay = 0
-	biff = no
-	append_dot_mydomain = no
-	maillog_file = $d/maillog
 	EOF
-	cat >"$PF_CONF/master.cf" <<-EOF
-	127.0.0.1:$PF_PORT inet n - n - - smtpd
-	pickup    unix  n       -       n       60      1       pickup
-	cleanup   unix  n       -       n       -       0       cleanup
-	qmgr      unix  n       -       n       300     1       qmgr
-	rewrite   unix  -       -       n       -       -       trivial-rewrite
-	bounce    unix  -       -       n       -       0       bounce
-	defer     unix  -       -       n       -       0       bounce
-	trace     unix  -       -       n       -       0       bounce
-	verify    unix  -       -       n       -       1       verify
-	flush     unix  n       -       n       1000?   0       flush
-	proxymap  unix  -       -       n       -       -       proxymap
-	proxywrite unix -       -       n       -       1       proxymap
-	smtp      unix  -       -       n       -       -       smtp
-	relay     unix  -       -       n       -       -       smtp
-	showq     unix  n       -       n       -       -       showq
-	error     unix  -       -       n       -       -       error
-	retry     unix  -       -       n       -       -       error
-	discard   unix  -       -       n       -       -       discard
-	local     unix  -       n       n       -       -       local
-	virtual   unix  -       n       n       -       -       virtual
-	lmtp      unix  -       -       n       -       -       lmtp
-	anvil     unix  -       -       n       -       1       anvil
-	scache    unix  -       -       n       -       1       scache
-	postlog   unix-dgram n  -       n       -       1       postlogd
-	EOF
-	$POSTFIX -c "$PF_CONF" start >"$d/start.log" 2>&1 ||
-	    { cat "$d/start.log" >&2; die "postfix start failed"; }
-	for _ in $(seq 100); do
-		[ -s "$PF_QUEUE/pid/master.pid" ] && break
-		sleep 0.1
-	done
-	PF_MASTER_PID=$(tr -dc 0-9 <"$PF_QUEUE/pid/master.pid")
-	[ -n "$PF_MASTER_PID" ] || die "no Postfix master pid"
+	{
+		echo "127.0.0.1:$PF_PORT inet n - n - - smtpd"
+		pf_master_cf
+		cat <<-EOF
+		smtp      unix  -       -       n       -       -       smtp
+		relay     unix  -       -       n       -       -       smtp
+		local     unix  -       n       n       -       -       local
+		virtual   unix  -       n       n       -       -       virtual
+		lmtp      unix  -       -       n       -       -       lmtp
+		EOF
+	} >"$PF_CONF/master.cf"
+	pf_start "$PF_CONF" "$PF_QUEUE" "$d/start.log"
 	wait_listen "$PF_PORT" || die "Postfix does not listen on $PF_PORT"
 	PORT[postfix]=$PF_PORT
+	cg_make postfix
 	# shellcheck disable=SC2046
-	PF_CG=$(cg_new postfix "$PF_MASTER_PID" $(descendants "$PF_MASTER_PID")) ||
-	    PF_CG=
-	CG_DIRS="$CG_DIRS $PF_CG"
-
+	cg_add postfix "$PF_MASTER_PID" $(descendants "$PF_MASTER_PID")
 }
 
 pf_count() {
@@ -400,54 +279,17 @@ send() {
 	awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.6f", b - a}'
 }
 
-# shellcheck disable=SC2317  # reached: phase 1 ends in exec
-calc() { awk "BEGIN{printf \"%.6f\", $1}"; }
-HZ=$(getconf CLK_TCK)
-
-# All CPU time of the machine so far, in clock ticks (includes the client).
-cpu_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
-
-# CPU time of process $1 and all its descendants, living or reaped, in
-# ticks: utime+stime of each, plus cutime+cstime (the children it reaped).
-tree_ticks() {
-	local f
-	for f in /proc/[0-9]*/stat; do
-		{ cat "$f" && echo; } 2>/dev/null || true	# may be gone
-	done | awk -v root="$1" '
-	NF {
-		pid = $1; rest = $0
-		sub(/^.*\) /, "", rest)	# past "(comm) ", comm may hold spaces
-		split(rest, v, " ")
-		ppid[pid] = v[2]
-		t[pid] = v[12] + v[13] + v[14] + v[15]
-	}
-	END {
-		in_tree[root] = 1; grew = 1
-		while (grew) {
-			grew = 0
-			for (p in ppid)
-				if (!(p in in_tree) && (ppid[p] in in_tree)) {
-					in_tree[p] = 1; grew = 1
-				}
-		}
-		for (p in in_tree) sum += t[p]
-		print sum + 0
-	}'
-}
-
 # Server CPU so far, in nanoseconds.
 server_ns() {
 	local cg root
-	if is_postfix "$1"; then cg=$PF_CG root=$PF_MASTER_PID
-	else cg=$QS_CG root=$INETD_PID; fi
-	if [ -n "$cg" ]; then
-		cat "$cg/cpuacct.usage"
+	if is_postfix "$1"; then cg=postfix root=$PF_MASTER_PID
+	else cg=qsmtpd root=$INETD_PID; fi
+	if [ -n "${CG[$cg]:-}" ]; then
+		cg_cpu_ns "$cg"
 	else
 		echo $(( $(tree_ticks "$root") * 1000000000 / HZ ))
 	fi
 }
-
-median() { sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
 
 for s in $SERVERS; do
@@ -469,17 +311,7 @@ for s in $SERVERS; do
 	clean_of "$s"
 done
 
-# How busy the machine is without us: other work skews every number.
-idle_check() {
-	local a b
-	a=$(awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
-	sleep 2
-	b=$(awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
-	awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ")
-	    busy = y[1] - x[1]; idle = y[2] - x[2]
-	    printf "%.0f", (busy + idle > 0) ? 100 * busy / (busy + idle) : 0 }'
-}
-BG_BEFORE=$(idle_check)
+BG_BEFORE=$(bench_busy)
 [ "$BG_BEFORE" -le 10 ] ||
     say "warning: the machine is ${BG_BEFORE}% busy before the runs; numbers will be noisy"
 
@@ -513,7 +345,7 @@ for r in $(seq "$RUNS"); do
 	done
 done
 for s in $SERVERS; do clean_of "$s"; done
-BG_AFTER=$(idle_check)
+BG_AFTER=$(bench_busy)
 
 # ---- the report ---------------------------------------------------------------
 col() {	# col CASE SERVER FIELD: the median of that field over the runs
@@ -526,7 +358,7 @@ echo "SMTP receive: $MSGS messages of $SIZE bytes, $SESSIONS parallel sessions,"
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(uname -sr)," \
     "Postfix $(postconf -d -h mail_version 2>/dev/null), Postfix park: $PF_PARK"
 echo "other CPU load: ${BG_BEFORE}% busy before the runs, ${BG_AFTER}% after;" \
-    "server CPU from $([ -n "$QS_CG$PF_CG" ] && echo "cpuacct cgroups" ||
+    "server CPU from $([ "$CG_KIND" != none ] && echo "cgroups ($CG_KIND)" ||
     echo "the process trees")"
 echo "qsmtpd: $QSMTPD${BENCH_REV:+ (inetmail $BENCH_REV)}"
 echo
