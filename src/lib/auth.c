@@ -16,10 +16,9 @@
 #endif
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "auth.h"
 #include "compat.h"
+#include "digest.h"
 #include "users.h"
 
 /* A hash of the same cost to compare against when the user does not exist. */
@@ -126,12 +125,12 @@ int
 auth_apop(const char *path, const char *user, const char *banner,
     const char *digest)
 {
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen = 0, i;
-	char		 line[1024], hex[2 * EVP_MAX_MD_SIZE + 1], *colon;
+	struct digest	 d = { NULL, DIGEST_MD5 };
+	unsigned char	 md[DIGEST_MAX];
+	char		 line[1024], hex[2 * DIGEST_MAX + 1], *colon;
 	size_t		 ul = strlen(user);
 	FILE		*fp;
-	int		 found = 0, ok = 0;
+	int		 found = 0, ok = 0, mdlen;
 
 	if (path[0] == '\0' || (fp = fopen(path, "re")) == NULL)
 		return -1;
@@ -141,21 +140,14 @@ auth_apop(const char *path, const char *user, const char *banner,
 		    (size_t)(colon - line) != ul || strncmp(line, user, ul) != 0)
 			continue;
 		found = 1;
-		{
-			EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-
-			if (ctx != NULL &&
-			    EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 &&
-			    EVP_DigestUpdate(ctx, banner, strlen(banner)) == 1 &&
-			    EVP_DigestUpdate(ctx, colon + 1, strlen(colon + 1))
-			    == 1 && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1) {
-				for (i = 0; i < mdlen; i++)
-					snprintf(hex + 2 * i, 3, "%02x", md[i]);
-				hex[2 * mdlen] = '\0';
-				ok = auth_equal(hex, digest);
-			}
-			EVP_MD_CTX_free(ctx);
+		if (digest_init(&d, DIGEST_MD5) == 0 &&
+		    digest_update(&d, banner, strlen(banner)) == 0 &&
+		    digest_update(&d, colon + 1, strlen(colon + 1)) == 0 &&
+		    (mdlen = digest_final(&d, md)) > 0) {
+			digest_hex(md, (size_t)mdlen, hex);
+			ok = auth_equal(hex, digest);
 		}
+		digest_free(&d);
 	}
 	explicit_bzero(line, sizeof(line));
 	fclose(fp);

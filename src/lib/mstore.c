@@ -14,13 +14,12 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "compat.h"
 #include "mbox.h"
 #include "mstore.h"
 
 #define MSTORE_CHUNK	65536
+#define MSTORE_SCANBUF	(256 * 1024)	/* reads of the scan: fewer syscalls */
 #define MSTORE_HASHHDR	65536	/* header bytes that make the UID */
 #define MSTORE_STALE	300
 
@@ -34,10 +33,8 @@ mstore_scan_init(struct mstore_scan *s)
 void
 mstore_scan_free(struct mstore_scan *s)
 {
-	if (s->md != NULL)
-		EVP_MD_CTX_free(s->md);
+	digest_free(&s->md);
 	free(s->m);
-	s->md = NULL;
 	s->m = NULL;
 }
 
@@ -46,8 +43,7 @@ static void
 mstore_close_msg(struct mstore_scan *s, off_t end, off_t next, int blank)
 {
 	struct mstore_msg	*m;
-	unsigned char		 dig[EVP_MAX_MD_SIZE];
-	unsigned int		 dl = 0, i;
+	unsigned char		 dig[DIGEST_MAX];
 
 	if (s->n == 0)
 		return;
@@ -58,9 +54,8 @@ mstore_close_msg(struct mstore_scan *s, off_t end, off_t next, int blank)
 	m->next = next;
 	if (blank && m->size >= 2)
 		m->size -= 2;		/* the separating blank line */
-	if (s->md != NULL && EVP_DigestFinal_ex(s->md, dig, &dl) == 1)
-		for (i = 0; i < dl && i * 2 < MSTORE_UIDLEN; i++)
-			snprintf(m->uid + i * 2, 3, "%02x", dig[i]);
+	if (s->md.ctx != NULL && digest_final(&s->md, dig) >= MSTORE_DIGEST)
+		memcpy(m->digest, dig, MSTORE_DIGEST);
 }
 
 static void
@@ -86,10 +81,8 @@ mstore_new_msg(struct mstore_scan *s, off_t start)
 	m = &s->m[s->n++];
 	memset(m, 0, sizeof(*m));
 	m->start = start;
-	if (s->md == NULL && (s->md = EVP_MD_CTX_new()) == NULL)
-		s->error = 1;
-	else if (EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1)
-		s->error = 1;
+	if (digest_init(&s->md, DIGEST_SHA256) == -1)
+		s->error = 2;
 	s->hdrleft = MSTORE_HASHHDR;
 	s->hstate = s->hskip = 0;
 	s->hlen = 0;
@@ -156,7 +149,7 @@ mstore_hash_decide(struct mstore_scan *s, char c)
 	else
 		skip = s->hskip = 0;
 	if (!skip)
-		(void)EVP_DigestUpdate(s->md, s->hname, s->hlen);
+		(void)digest_update(&s->md, s->hname, s->hlen);
 	s->hstate = skip ? 2 : 1;
 }
 
@@ -167,7 +160,7 @@ mstore_hash(struct mstore_scan *s, const char *p, size_t k)
 	const char	*lf;
 	size_t		 n;
 
-	if (s->n == 0 || s->md == NULL)
+	if (s->n == 0 || s->md.ctx == NULL)
 		return;
 	while (k > 0 && s->hdrleft > 0) {
 		if (s->hstate == 0) {		/* the line's first bytes */
@@ -189,7 +182,7 @@ mstore_hash(struct mstore_scan *s, const char *p, size_t k)
 		if (n > s->hdrleft)
 			n = s->hdrleft;
 		if (s->hstate == 1)
-			(void)EVP_DigestUpdate(s->md, p, n);
+			(void)digest_update(&s->md, p, n);
 		if (lf != NULL && (size_t)(lf - p) < n) {
 			s->hstate = 0;
 			s->hlen = 0;
@@ -246,23 +239,58 @@ mstore_scan_feed(struct mstore_scan *s, const char *p, size_t n)
 	}
 }
 
+/*
+ * Numbers identical messages "-2", "-3" ... in mailbox order: one pass
+ * with a hash table on the digests (which are already uniform).
+ */
 static int
-mstore_uidcmp(const void *a, const void *b)
+mstore_dedup(struct mstore_msg *m, size_t n)
 {
-	const struct mstore_msg *x = *(struct mstore_msg *const *)a;
-	const struct mstore_msg *y = *(struct mstore_msg *const *)b;
-	int r = strcmp(x->uid, y->uid);
+	struct { size_t first, count; } *t;
+	size_t	 cap = 16, mask, i, h;
 
-	return r != 0 ? r : (x->start > y->start) - (x->start < y->start);
+	while (cap < 2 * n)
+		cap *= 2;
+	if ((t = calloc(cap, sizeof(*t))) == NULL)
+		return -1;
+	mask = cap - 1;
+	for (i = 0; i < n; i++) {
+		memcpy(&h, m[i].digest, sizeof(h));
+		for (h &= mask; t[h].count > 0; h = (h + 1) & mask)
+			if (memcmp(m[t[h].first].digest, m[i].digest,
+			    MSTORE_DIGEST) == 0)
+				break;
+		if (t[h].count == 0)
+			t[h].first = i;
+		m[i].dup = ++t[h].count > 1 ? (unsigned int)t[h].count : 0;
+	}
+	free(t);
+	return 0;
+}
+
+void
+mstore_uid(const struct mstore_msg *m, char out[MSTORE_UIDSIZE])
+{
+	digest_hex(m->digest, MSTORE_DIGEST, out);
+	if (m->dup > 1)
+		snprintf(out + MSTORE_UIDLEN, MSTORE_UIDSIZE - MSTORE_UIDLEN,
+		    "-%u", m->dup);
+}
+
+void
+mstore_scan_resume(struct mstore_scan *s, struct mstore_msg *m, size_t n,
+    size_t cap, off_t at)
+{
+	mstore_scan_init(s);
+	s->m = m;
+	s->n = n;
+	s->cap = cap;
+	s->pos = s->ls = at;	/* a From_ line: after a blank, as at the start */
 }
 
 int
 mstore_scan_end(struct mstore_scan *s)
 {
-	struct mstore_msg	**v;
-	size_t			  i, k;
-	int			  dup = 0;
-
 	if (s->pos > s->ls) {		/* a last line without LF */
 		s->cr = 0;
 		mstore_line_end(s, s->pos);
@@ -273,25 +301,7 @@ mstore_scan_end(struct mstore_scan *s)
 	    s->pos, s->prevblank && s->n > 0 && s->m[s->n - 1].body < s->pos);
 	if (s->error)
 		return -1;
-	if (s->n < 2)
-		return 0;
-	/* identical messages get "-2", "-3" ... in mailbox order */
-	if ((v = calloc(s->n, sizeof(*v))) == NULL)
-		return -1;
-	for (i = 0; i < s->n; i++)
-		v[i] = &s->m[i];
-	qsort(v, s->n, sizeof(*v), mstore_uidcmp);
-	for (i = 1; i < s->n; i++) {
-		k = strlen(v[i - 1]->uid) > MSTORE_UIDLEN ? 1 : 0;
-		if (strncmp(v[i]->uid, v[i - 1]->uid, MSTORE_UIDLEN) == 0) {
-			dup = k ? dup + 1 : 2;
-			snprintf(v[i]->uid + MSTORE_UIDLEN, 4, "-%d",
-			    dup > 999 ? 999 : dup);
-		} else
-			dup = 0;
-	}
-	free(v);
-	return 0;
+	return mstore_dedup(s->m, s->n);
 }
 
 int
@@ -301,8 +311,9 @@ mstore_open(struct mstore *st, const char *path, int lock_timeout, char *err,
 	struct mstore_scan	 s;
 	char			*buf;
 	ssize_t			 n;
-	off_t			 off = 0;
+	off_t			 off;
 	struct stat		 sb;
+	int			 r = -1;
 
 	memset(st, 0, sizeof(*st));
 	st->fd = -1;
@@ -326,25 +337,33 @@ mstore_open(struct mstore *st, const char *path, int lock_timeout, char *err,
 	if (mbox_lock(path, st->fd, lock_timeout, MSTORE_STALE, err, errlen)
 	    == -1)
 		return -1;
-	if ((buf = malloc(MSTORE_CHUNK)) == NULL) {
+	/* the snapshot: what the mailbox is while its locks are held */
+	if (fstat(st->fd, &sb) == -1 ||
+	    (buf = malloc(MSTORE_SCANBUF)) == NULL) {
 		mbox_unlock(path);
-		snprintf(err, errlen, "out of memory");
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	mstore_scan_init(&s);
-	while ((n = pread(st->fd, buf, MSTORE_CHUNK, off)) > 0) {
+	off = mstore_index_load(st, &sb, &s);
+	while ((n = pread(st->fd, buf, MSTORE_SCANBUF, off)) > 0) {
 		mstore_scan_feed(&s, buf, (size_t)n);
 		off += n;
 	}
-	mbox_unlock(path);		/* the fcntl lock goes with it */
 	free(buf);
+	if (n == 0 && (r = mstore_scan_end(&s)) == 0 && st->ix_dirty &&
+	    mstore_index_fill(&st->ix, st->fd, &sb, off, s.m, s.n) == -1)
+		st->ix_dirty = 0;	/* no index, then */
+	mbox_unlock(path);		/* the fcntl lock goes with it */
 	{
 		struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
 		(void)fcntl(st->fd, F_SETLK, &fl);
 	}
-	if (n == -1 || mstore_scan_end(&s) == -1) {
+	if (n == -1 || r == -1) {
 		snprintf(err, errlen, "cannot read %s: %s", path, n == -1 ?
-		    strerror(errno) : "too many messages or out of memory");
+		    strerror(errno) : s.error == 2 ? "cannot compute UIDs "
+		    "(libcrypto's SHA-256)" : "too many messages or out of "
+		    "memory");
 		mstore_scan_free(&s);
 		return -1;
 	}
@@ -512,6 +531,48 @@ mstore_syncdir(const char *path)
 	return r;
 }
 
+/*
+ * After a commit, under the mailbox locks: the index of the new mailbox,
+ * where the kept messages follow each other from where the first message
+ * was, as mstore_commit() copied them; mail that arrived during the
+ * session comes after them, and the next open scans it.  The snapshot's
+ * index is stale now whatever happens here.
+ */
+static void
+mstore_reindex(struct mstore *st)
+{
+	struct mstore_index	 ix;
+	struct mstore_msg	*k;
+	struct stat		 sb;
+	size_t			 i, n = 0;
+	off_t			 pos, d;
+	int			 fd;
+
+	st->ix_dirty = 0;
+	if (st->n == 0 || (k = reallocarray(NULL, st->n, sizeof(*k))) == NULL)
+		return;
+	pos = st->m[0].start;		/* what stood before it was copied */
+	for (i = 0; i < st->n; i++) {
+		if (st->m[i].deleted)
+			continue;
+		k[n] = st->m[i];
+		d = pos - k[n].start;
+		k[n].start += d;
+		k[n].body += d;
+		k[n].end += d;
+		k[n].next += d;
+		pos = k[n++].next;
+	}
+	if (n > 0 && (fd = open(st->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC))
+	    != -1) {
+		if (fstat(fd, &sb) == 0 && sb.st_size >= pos &&
+		    mstore_index_fill(&ix, fd, &sb, pos, k, n) == 0)
+			(void)mstore_index_write(st->path, &ix, k);
+		close(fd);
+	}
+	free(k);
+}
+
 int
 mstore_commit(struct mstore *st, int lock_timeout, char *err, size_t errlen)
 {
@@ -586,6 +647,7 @@ mstore_commit(struct mstore *st, int lock_timeout, char *err, size_t errlen)
 	if (rename(tmp, st->path) == -1 || mstore_syncdir(st->path) == -1)
 		goto ioerr;
 	free(buf);
+	mstore_reindex(st);
 	mbox_unlock(st->path);
 	return (int)gone;
 ioerr:
@@ -605,6 +667,9 @@ fail:
 void
 mstore_close(struct mstore *st)
 {
+	if (st->ix_dirty && st->n > 0 && st->fd != -1)
+		(void)mstore_index_write(st->path, &st->ix, st->m);
+	st->ix_dirty = 0;
 	if (st->fd != -1)
 		close(st->fd);
 	free(st->m);

@@ -351,29 +351,37 @@ pop3_totals(struct pop3 *s, size_t *count, unsigned long long *octets)
 		}
 }
 
+/* LIST and UIDL stream: the output is written every POP3_FLUSH bytes. */
+#define POP3_FLUSH	65536
+
 static void
 pop3_list(struct pop3 *s, const char *arg, int uidl)
 {
+	char	uid[MSTORE_UIDSIZE];
 	size_t	i;
 	long	k;
 
 	if (arg[0] != '\0') {
 		if ((k = pop3_msgno(s, arg, NULL)) == -1)
 			return;
+		mstore_uid(&s->st.m[k], uid);
 		if (uidl)
-			pop3_reply(s, "+OK %ld %s", k + 1, s->st.m[k].uid);
+			pop3_reply(s, "+OK %ld %s", k + 1, uid);
 		else
 			pop3_reply(s, "+OK %ld %zu", k + 1, s->st.m[k].size);
 		return;
 	}
 	pop3_reply(s, "+OK");
-	for (i = 0; i < s->st.n; i++) {
+	for (i = 0; i < s->st.n && !s->out.error; i++) {
 		if (s->st.m[i].deleted)
 			continue;
-		if (uidl)
-			pop3_reply(s, "%zu %s", i + 1, s->st.m[i].uid);
-		else
+		if (uidl) {
+			mstore_uid(&s->st.m[i], uid);
+			pop3_reply(s, "%zu %s", i + 1, uid);
+		} else
 			pop3_reply(s, "%zu %zu", i + 1, s->st.m[i].size);
+		if (s->out.b.len >= POP3_FLUSH)
+			(void)line_flush(&s->out);
 	}
 	pop3_reply(s, ".");
 }
@@ -452,8 +460,9 @@ pop3_transact(struct pop3 *s, const char *path)
 		return 0;
 	}
 	pop3_totals(s, &count, &octets);
-	log_info("login: user=%s, client=%s, messages=%zu, octets=%llu",
-	    log_safe(s->user), s->client, count, octets);
+	log_info("login: user=%s, client=%s, messages=%zu, octets=%llu, "
+	    "index=%s", log_safe(s->user), s->client, count, octets,
+	    s->st.ix_status != NULL ? s->st.ix_status : "none");
 	pop3_reply(s, "+OK");
 	while (!s->quit && !s->out.error) {
 		if ((r = pop3_read(s)) == -1)

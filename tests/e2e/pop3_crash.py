@@ -145,12 +145,19 @@ def open_session(ctx, deadline=8.0):
 
 
 def litter(ctx):
-    """Files beside the mailbox other than it: (tmp files, dotlock?)."""
+    """Files beside the mailbox other than it and its index: (tmp files,
+    dotlock?)."""
     names = os.listdir(ctx.inst.mail)
     for n in names:                     # a dotlock begun, not taken
         if n.startswith(".lk") and n.endswith(".inetmail"):
             os.unlink(os.path.join(ctx.inst.mail, n))
     names = [n for n in names if not n.startswith(".lk")]
+    index = USER + ".qpop3d-index"      # the mailbox's index: belongs there
+    for n in names:                     # an index begun, not renamed
+        if n.startswith(index + "."):
+            os.unlink(os.path.join(ctx.inst.mail, n))
+    names = [n for n in names if n != index and
+             not n.startswith(index + ".")]
     tmp = [n for n in names if n.startswith(USER + ".qpop3d-")]
     lock = USER + ".lock" in names
     other = [n for n in names if n not in tmp and n not in

@@ -86,10 +86,12 @@ def deliver(ctx, body, what):
 
 
 def no_litter(ctx):
-    """Nothing but mailboxes in the mail directory: no lock, no new
-    mailbox left beside the old one."""
+    """Nothing but mailboxes and their indexes in the mail directory: no
+    lock, no new mailbox or index left beside the old one."""
     left = [f for f in os.listdir(ctx.inst.mail)
-            if f not in ctx.inst.uids]
+            if f not in ctx.inst.uids and
+            not (f.endswith(".qpop3d-index") and
+                 f[:-len(".qpop3d-index")] in ctx.inst.uids)]
     eq(left, [], "files left in the mail directory")
 
 

@@ -5,6 +5,7 @@
  * scan must find exactly what one feed of the whole finds (offsets, sizes,
  * UIDs); messages must start at "From " lines after a blank line (or the
  * start), follow each other and stay in the file, and have unique UIDs.
+ * Their index image must pass mstore_index_parse() and give them back.
  */
 #include "config.h"
 
@@ -40,6 +41,7 @@ static void
 check_msgs(const uint8_t *s, size_t len, const struct mstore_scan *sc)
 {
 	const struct mstore_msg	*m;
+	char			 u[MSTORE_UIDSIZE], v[MSTORE_UIDSIZE];
 	size_t			 i, j;
 
 	FUZZ_CHECK(sc->n <= MSTORE_MAX && (sc->n == 0 || sc->m != NULL));
@@ -58,10 +60,50 @@ check_msgs(const uint8_t *s, size_t len, const struct mstore_scan *sc)
 			    s[m->start - 3] == '\n')));
 		FUZZ_CHECK(i + 1 == sc->n ? m->next == (off_t)len :
 		    m->next == sc->m[i + 1].start);
-		FUZZ_CHECK(fuzz_terminated(m->uid, sizeof(m->uid)));
-		for (j = 0; j < i; j++)
-			FUZZ_CHECK(strcmp(m->uid, sc->m[j].uid) != 0);
+		mstore_uid(m, u);
+		FUZZ_CHECK(fuzz_terminated(u, sizeof(u)));
+		for (j = 0; j < i; j++) {
+			mstore_uid(&sc->m[j], v);
+			FUZZ_CHECK(strcmp(u, v) != 0);
+		}
 	}
+}
+
+/* What the scan found, as an index and back. */
+static void
+check_index(const uint8_t *s, size_t len, const struct mstore_scan *sc)
+{
+	struct mstore_index	 ix, back;
+	struct mstore_msg	*m;
+	unsigned char		*img;
+	const char		*why;
+	size_t			 i, ilen;
+
+	if (sc->n == 0)
+		return;
+	memset(&ix, 0, sizeof(ix));
+	ix.size = len;
+	ix.n = sc->n;
+	ix.headlen = len - (size_t)sc->m[sc->n - 1].start;
+	if (ix.headlen > MSTORE_SAMPLE)
+		ix.headlen = MSTORE_SAMPLE;
+	ix.taillen = len < MSTORE_SAMPLE ? len : MSTORE_SAMPLE;
+	memcpy(ix.head, s + sc->m[sc->n - 1].start, ix.headlen);
+	memcpy(ix.tail, s + len - ix.taillen, ix.taillen);
+	ilen = mstore_index_len(sc->n);
+	if ((img = malloc(ilen)) == NULL || (m = calloc(sc->n,
+	    sizeof(*m))) == NULL)
+		abort();
+	mstore_index_encode(&ix, sc->m, img);
+	FUZZ_CHECK(mstore_index_parse(img, ilen, &back, m, sc->n, &why) == 0);
+	FUZZ_CHECK(back.n == sc->n && back.size == len);
+	for (i = 0; i < sc->n; i++)
+		FUZZ_CHECK(m[i].start == sc->m[i].start &&
+		    m[i].body == sc->m[i].body && m[i].end == sc->m[i].end &&
+		    m[i].next == sc->m[i].next && m[i].size == sc->m[i].size &&
+		    memcmp(m[i].digest, sc->m[i].digest, MSTORE_DIGEST) == 0);
+	free(m);
+	free(img);
 }
 
 /*
@@ -76,6 +118,7 @@ check_append(const uint8_t *s, size_t len, const struct mstore_scan *a)
 	    " 00:00:00 2026\nSubject: new\n\nnew\n";
 	struct mstore_scan	 c;
 	uint8_t			*t;
+	char			 u[MSTORE_UIDSIZE], v[MSTORE_UIDSIZE];
 	size_t			 i;
 	int			 r;
 
@@ -89,8 +132,9 @@ check_append(const uint8_t *s, size_t len, const struct mstore_scan *a)
 		for (i = 0; i + 1 < a->n; i++) {
 			FUZZ_CHECK(c.m[i].start == a->m[i].start &&
 			    c.m[i].size == a->m[i].size);
-			FUZZ_CHECK_BUG("mstore-uid-unstable",
-			    strcmp(c.m[i].uid, a->m[i].uid) == 0);
+			mstore_uid(&c.m[i], u);
+			mstore_uid(&a->m[i], v);
+			FUZZ_CHECK_BUG("mstore-uid-unstable", strcmp(u, v) == 0);
 		}
 	}
 	mstore_scan_free(&c);
@@ -118,10 +162,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(a.m[i].start == b.m[i].start &&
 		    a.m[i].body == b.m[i].body && a.m[i].end == b.m[i].end &&
 		    a.m[i].next == b.m[i].next && a.m[i].size == b.m[i].size);
-		FUZZ_CHECK(strcmp(a.m[i].uid, b.m[i].uid) == 0);
+		FUZZ_CHECK(memcmp(a.m[i].digest, b.m[i].digest, MSTORE_DIGEST)
+		    == 0 && a.m[i].dup == b.m[i].dup);
 	}
 	if (ra == 0) {
 		check_msgs(s, len, &a);
+		check_index(s, len, &a);
 		check_append(s, len, &a);
 	}
 	mstore_scan_free(&a);
