@@ -125,7 +125,7 @@ int
 auth_apop(const char *path, const char *user, const char *banner,
     const char *digest)
 {
-	struct digest	 d = { NULL, DIGEST_MD5 };
+	struct digest	 d = { NULL, DIGEST_MD5, 0 };
 	unsigned char	 md[DIGEST_MAX];
 	char		 line[1024], hex[2 * DIGEST_MAX + 1], *colon;
 	size_t		 ul = strlen(user);

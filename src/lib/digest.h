@@ -17,8 +17,9 @@ enum digest_alg {
 };
 
 struct digest {
-	void		*ctx;		/* EVP_MD_CTX, NULL before digest_init() */
+	void		*ctx;		/* NULL before digest_init() */
 	enum digest_alg	 alg;
+	int		 low;		/* ctx is a SHA256_CTX/MD5_CTX, not EVP */
 };
 
 /*
