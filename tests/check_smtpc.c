@@ -209,6 +209,15 @@ START_TEST(reply_text_cut)
 	ck_assert_uint_gt(strlen(r.text), SMTPC_TEXTMAX - 5);
 	ck_assert_int_eq(strncmp(r.text, want, strlen(r.text)), 0);
 
+	/* an escape that does not fit ends the text: no piece of the next line */
+	len = longline(buf, SMTPC_TEXTMAX - 4, 'a', "\x01\r\n");
+	buf[3] = '-';
+	memcpy(buf + len, "250 bcd\r\n", 10);
+	ck_assert_int_eq(smtpc_reply_parse(buf, len + 9, &r, &used), 1);
+	ck_assert_uint_eq(used, len + 9);
+	ck_assert_uint_eq(strlen(r.text), SMTPC_TEXTMAX - 4);
+	ck_assert_uint_eq(strspn(r.text, "a"), SMTPC_TEXTMAX - 4);
+
 	/* one long line of printable bytes: cut at TEXTMAX - 1 */
 	len = longline(buf, 2000, 'b', "\r\n");
 	ck_assert_int_eq(smtpc_reply_parse(buf, len, &r, &used), 1);
