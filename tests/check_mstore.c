@@ -524,6 +524,44 @@ START_TEST(base64_table)
 }
 END_TEST
 
+/* RFC 4648 10 */
+static const char *const b64enc[][2] = {
+	{ "", "" },		{ "f", "Zg==" },	{ "fo", "Zm8=" },
+	{ "foo", "Zm9v" },	{ "foob", "Zm9vYg==" },	{ "fooba", "Zm9vYmE=" },
+	{ "foobar", "Zm9vYmFy" },
+};
+
+START_TEST(base64_encode_rfc4648)
+{
+	const char	*in = b64enc[_i][0], *want = b64enc[_i][1];
+	size_t		 wl = strlen(want);
+	char		 out[16];
+
+	memset(out, 'X', sizeof(out));
+	ck_assert_int_eq(base64_encode((const unsigned char *)in, strlen(in),
+	    out, wl + 1), (long)wl);
+	ck_assert_str_eq(out, want);
+	ck_assert_int_eq(out[wl + 1], 'X');		/* not a byte more */
+	/* no room for the NUL: -1, and nothing written */
+	memset(out, 'X', sizeof(out));
+	ck_assert_int_eq(base64_encode((const unsigned char *)in, strlen(in),
+	    out, wl), -1);
+	ck_assert_int_eq(out[0], 'X');
+	ck_assert_int_eq(base64_encode((const unsigned char *)in, strlen(in),
+	    out, 0), -1);
+}
+END_TEST
+
+START_TEST(base64_encode_binary)
+{
+	const unsigned char	in[] = { 0, 's', 'a', 'm', 't', 0, 'p', 0xff };
+	char			out[16];
+
+	ck_assert_int_eq(base64_encode(in, sizeof(in), out, sizeof(out)), 12);
+	ck_assert_str_eq(out, "AHNhbXQAcP8=");
+}
+END_TEST
+
 START_TEST(apop_rfc1939_example)
 {
 	char	secrets[160];
@@ -568,6 +606,9 @@ mstore_suite(void)
 	    sizeof(lies) / sizeof(lies[0]));
 	tcase_add_test(tc, index_after_commit);
 	tcase_add_loop_test(tc, base64_table, 0, sizeof(b64) / sizeof(b64[0]));
+	tcase_add_loop_test(tc, base64_encode_rfc4648, 0,
+	    sizeof(b64enc) / sizeof(b64enc[0]));
+	tcase_add_test(tc, base64_encode_binary);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -13,8 +13,11 @@
 #include "compat.h"
 #include "smtpc.h"
 
-/* Appends len bytes of one line to r->text, escaping what is not printable. */
-static void
+/*
+ * Appends len bytes of one line to r->text, escaping what is not printable.
+ * Returns -1 if the text was cut (nothing more may follow), else 0.
+ */
+static int
 smtpc_keep(struct smtpc_reply *r, size_t *tl, const char *s, size_t len)
 {
 	static const char	hex[] = "0123456789abcdef";
@@ -37,6 +40,7 @@ smtpc_keep(struct smtpc_reply *r, size_t *tl, const char *s, size_t len)
 		}
 	}
 	r->text[*tl] = '\0';
+	return i < len ? -1 : 0;
 }
 
 int
@@ -45,7 +49,7 @@ smtpc_reply_parse(const char *buf, size_t len, struct smtpc_reply *r,
 {
 	const char	*line = buf, *nl;
 	size_t		 left = len, ll, tl = 0;
-	int		 code;
+	int		 code, cut = 0;
 
 	memset(r, 0, sizeof(*r));
 	for (;;) {
@@ -67,12 +71,13 @@ smtpc_reply_parse(const char *buf, size_t len, struct smtpc_reply *r,
 		    code != r->code) || ++r->nlines > SMTPC_LINES)
 			return -1;
 		r->code = code;
-		if (r->nlines > 1 && tl + 1 < sizeof(r->text)) {
+		/* once cut, keep nothing more: the text stays a prefix */
+		if (r->nlines > 1 && !cut && tl + 1 < sizeof(r->text)) {
 			r->text[tl++] = '\n';
 			r->text[tl] = '\0';
 		}
-		if (ll > 4)
-			smtpc_keep(r, &tl, line + 4, ll - 4);
+		if (ll > 4 && !cut)
+			cut = smtpc_keep(r, &tl, line + 4, ll - 4);
 		left -= (size_t)(nl + 1 - line);
 		if (ll == 3 || line[3] == ' ') {
 			*used = len - left;

@@ -2,8 +2,9 @@
  * Fuzz target for base64_decode() (src/lib/base64.c), SASL responses from
  * the network.  ctl[0] is the output size; the rest is decoded into a
  * buffer of exactly that size and compared with a strict RFC 4648 model
- * (padding only at the end, unused bits zero).  The rest is also encoded
- * and must decode back to itself.
+ * (padding only at the end, unused bits zero).  The rest is also encoded,
+ * by base64_encode() into exactly enough room (and -1 with a byte less)
+ * and by the model encoder: the two must agree, and decode back to it.
  */
 #include "config.h"
 
@@ -75,7 +76,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char	*in;
 	unsigned char	*got, *want;
-	char		*enc, *copy;
+	char		*enc, *copy, *benc;
 	size_t		 len, outlen, el;
 	long		 r, m;
 
@@ -97,6 +98,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* encode, decode: the same bytes, into exactly enough room */
 	enc = fuzz_exact((len + 2) / 3 * 4);
 	el = encode(data + 1, len, enc);
+	benc = fuzz_exact(el + 1);		/* and the NUL */
+	FUZZ_CHECK(base64_encode(data + 1, len, benc, el + 1) == (long)el);
+	FUZZ_CHECK(benc[el] == '\0' && memcmp(benc, enc, el) == 0);
+	FUZZ_CHECK(base64_encode(data + 1, len, benc, el) == -1);
+	free(benc);
 	copy = fuzz_exact(len);
 	FUZZ_CHECK(base64_decode(enc, el, (unsigned char *)copy, len) ==
 	    (long)len);
