@@ -529,6 +529,31 @@ START_TEST(mx_garbage)
 }
 END_TEST
 
+/*
+ * MX records whose host name cannot be read (a compression pointer to
+ * itself): not "no MX" (which would send the mail to the domain's own
+ * address) but a temporary failure; one readable record is enough.
+ */
+START_TEST(mx_unreadable)
+{
+	struct pkt	p;
+	struct dns_mx	mx[DNS_MXMAX];
+	int		at;
+
+	pkt_start(&p, 1);
+	at = p.len + 12 + 2;		/* where the rdata's host name goes */
+	pkt_rr(&p, 15, 10, "", at);	/* a pointer to itself: a loop */
+	ck_assert_int_eq(dns_mx_parse(p.b, p.len, mx, DNS_MXMAX), -1);
+
+	pkt_start(&p, 2);
+	at = p.len + 12 + 2;
+	pkt_rr(&p, 15, 10, "", at);
+	pkt_rr(&p, 15, 20, "mx2", QNAME);
+	ck_assert_int_eq(dns_mx_parse(p.b, p.len, mx, DNS_MXMAX), 1);
+	ck_assert_str_eq(mx[0].name, "mx2.example.com");
+}
+END_TEST
+
 static Suite *
 smtpc_suite(void)
 {
@@ -538,6 +563,7 @@ smtpc_suite(void)
 	tcase_add_loop_test(tc, reply_table, 0,
 	    sizeof(replies) / sizeof(replies[0]));
 	tcase_add_test(tc, reply_back_to_back);
+	tcase_add_test(tc, mx_unreadable);
 	tcase_add_test(tc, reply_line_length);
 	tcase_add_test(tc, reply_line_count);
 	tcase_add_test(tc, reply_escapes);

@@ -216,7 +216,7 @@ dns_fcrdns(const char *ip, char *name, size_t namelen)
 
 struct dns_mxs {
 	struct dns_mx	*mx;
-	int		 n, max, null;
+	int		 n, max, null, bad;
 };
 
 static int
@@ -227,8 +227,10 @@ dns_mx_rr(ns_msg *msg, ns_rr *rr, void *arg)
 	char		 name[DNS_NAMEMAX];
 
 	if (ns_rr_rdlen(*rr) < 3 || dn_expand(ns_msg_base(*msg),
-	    ns_msg_end(*msg), rd + 2, name, sizeof(name)) < 0)
+	    ns_msg_end(*msg), rd + 2, name, sizeof(name)) < 0) {
+		p->bad++;
 		return 0;
+	}
 	if (name[0] == '\0' || strcmp(name, ".") == 0) {
 		p->null = 1;		/* RFC 7505 */
 		return 1;
@@ -270,12 +272,14 @@ dns_mx_sort(struct dns_mx *mx, int n)
 int
 dns_mx_parse(const unsigned char *ans, int len, struct dns_mx *mx, int max)
 {
-	struct dns_mxs	p = { mx, 0, max, 0 };
+	struct dns_mxs	p = { mx, 0, max, 0, 0 };
 
 	if (dns_parse(ans, len, ns_t_mx, dns_mx_rr, &p) == -1)
 		return -1;
 	if (p.null)
 		return DNS_NULLMX;
+	if (p.n == 0 && p.bad > 0)
+		return -1;	/* MX records we cannot read: not "no MX" */
 	dns_mx_sort(mx, p.n);
 	return p.n;
 }

@@ -46,7 +46,9 @@ struct dns_mx {
 /*
  * The MX hosts of domain, sorted by preference, equal preferences in random
  * order.  Returns how many (at most max), 0 if the domain has none (use its
- * address records), DNS_NULLMX, or -1 on a temporary failure.
+ * address records), DNS_NULLMX if any of its MX records is the null MX
+ * (RFC 7505 forbids mixing it with others; it wins), or -1 on a temporary
+ * failure, which includes MX records none of which can be read.
  */
 int	dns_mx(const char *domain, struct dns_mx *mx, int max);
 /*

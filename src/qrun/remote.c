@@ -977,6 +977,16 @@ remote_hosts(struct qrun *qr, const struct rdest *d, struct dns_mx *mx,
 	return n;
 }
 
+/* Letters, digits, '-', '_' and dots: what an MX or smart host may be. */
+static int
+remote_hostname(const char *s)
+{
+	size_t	n = strlen(s);
+
+	return n > 0 && n < DNS_NAMEMAX && strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") == n && s[0] != '.';
+}
+
 /* The addresses of one host: a literal, or DNS. */
 static int
 remote_addrs(struct qrun *qr, const char *name, int port,
@@ -1112,6 +1122,8 @@ remote_group(struct qrun *qr, struct qmsg *m, const struct rdest *d,
 	snprintf(res.err, sizeof(res.err), "4.4.1 no host of %s answered",
 	    d->domain);
 	for (h = 0; h < nh; h++) {
+		if (!remote_hostname(mx[h].name))
+			continue;	/* not a host name: skipped */
 		if ((na = remote_addrs(qr, mx[h].name, d->port, ss,
 		    DNS_ADDRMAX)) <= 0) {
 			if (na == -1) {
