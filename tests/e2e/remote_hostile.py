@@ -19,10 +19,14 @@ case, with what must happen:
   - no 8BITMIME and a message with 8-bit bytes: returned with 5.6.3;
   - 554 in the greeting: deferred, never MAIL;
   - a peer that closes the connection after DATA: deferred, and the next
-    run delivers it.
+    run delivers it;
+  - AUTH to the smart host from smtp_secrets: PLAIN, LOGIN, the secret
+    never in the -v transcript; a 535 defers (the login is the
+    administrator's to fix); a secrets file others can read is not used.
 
 Needs root and openssl.  Exit 0 pass, 1 fail, 77 skip.
 """
+import base64
 import os
 import re
 import socket
@@ -368,6 +372,83 @@ def test_close_after_data(ctx):
     eq(len(ctx.peer.messages), 1, "the peer got it")
 
 
+def auth_peer(mechs, answer=b"235 2.7.0 ok\r\n"):
+    """A peer offering AUTH mechs; it records what the client says."""
+    def script(peer, c):
+        c.send(b"220 peer.test ESMTP\r\n")
+        l = c.line()
+        c.send(b"250-peer.test\r\n250-PIPELINING\r\n250-AUTH " + mechs +
+               b"\r\n250 8BITMIME\r\n")
+        l = c.line()
+        if l.upper() == b"AUTH LOGIN":
+            c.send(b"334 VXNlcm5hbWU6\r\n")
+            c.line()
+            c.send(b"334 UGFzc3dvcmQ6\r\n")
+            c.line()
+            c.send(answer)
+        elif l.upper().startswith(b"AUTH PLAIN "):
+            c.send(answer)
+        else:                   # no AUTH: the transaction itself
+            c.buf = l + b"\r\n" + c.buf
+            peer.seen.pop()
+        if not answer.startswith(b"235") and l.upper().startswith(b"AUTH"):
+            c.line()
+            c.send(b"221 bye\r\n")
+            return
+        c.standard()
+    return script
+
+
+def secrets(ctx, mode=0o600):
+    path = os.path.join(ctx.inst.dir, "smtp-secrets")
+    with open(path, "w") as f:
+        f.write("# ISP login\n[127.0.0.1]:%d samt s3cr3t word\n" % ctx.port)
+    os.chmod(path, mode)
+    return "smtp_secrets %s\n" % path
+
+
+def test_auth_plain(ctx):
+    qid, r = ctx.run(auth_peer(b"PLAIN LOGIN"), conf=secrets(ctx))
+    eq(qid in ctx.inst.queue_files(), False, "delivered")
+    auth = [l for l in ctx.peer.seen if l.upper().startswith(b"AUTH")]
+    eq(auth, [b"AUTH PLAIN " + base64.b64encode(b"\0samt\0s3cr3t word")],
+       "AUTH PLAIN with the secret")
+    T.match_search(r"\n>>> AUTH PLAIN \(credentials hidden\)\n235 ", r.stderr,
+                   "the transcript")
+    assert "s3cr3t" not in r.stderr and base64.b64encode(
+        b"\0samt\0s3cr3t word").decode() not in r.stderr, "secret shown"
+
+
+def test_auth_login(ctx):
+    qid, r = ctx.run(auth_peer(b"LOGIN"), conf=secrets(ctx))
+    eq(qid in ctx.inst.queue_files(), False, "delivered")
+    i = ctx.peer.seen.index(b"AUTH LOGIN")
+    eq(ctx.peer.seen[i + 1:i + 3], [base64.b64encode(b"samt"),
+       base64.b64encode(b"s3cr3t word")], "user and password")
+    assert base64.b64encode(b"s3cr3t word").decode() not in r.stderr, \
+        "password shown"
+
+
+def test_auth_refused(ctx):
+    qid, r = ctx.run(auth_peer(b"PLAIN", b"535 5.7.8 bad credentials\r\n"),
+                     conf=secrets(ctx))
+    eq(qid in ctx.inst.queue_files(), True, "kept: the login is ours to fix")
+    eq(ctx.state_error(qid), b"4.7.8 host 127.0.0.1[127.0.0.1] said: 535 "
+       b"5.7.8 bad credentials (in reply to AUTH)", "the reason")
+    ctx.drop(qid)
+
+
+def test_auth_secrets_readable(ctx):
+    log0 = len(ctx.inst.log_text())
+    qid, r = ctx.run(auth_peer(b"PLAIN"), conf=secrets(ctx, 0o644))
+    eq([l for l in ctx.peer.seen if l.upper().startswith(b"AUTH")], [],
+       "no AUTH from a file others can read")
+    T.match_search(r"smtp-secrets: not used: must be owned by uid 0 and not "
+                   r"readable by others", ctx.inst.log_text()[log0:],
+                   "the log says why")
+    ctx.drop(qid)
+
+
 TESTS = [
     ("control bytes in a reply: stored and logged escaped",
      test_control_bytes),
@@ -378,6 +459,10 @@ TESTS = [
     ("8-bit to a 7-bit peer: returned (5.6.3)", test_8bit),
     ("554 greeting: deferred, no MAIL", test_554_greeting),
     ("closed after DATA: deferred, delivered later", test_close_after_data),
+    ("AUTH PLAIN from smtp_secrets, the secret not shown", test_auth_plain),
+    ("AUTH LOGIN", test_auth_login),
+    ("AUTH refused: deferred, not returned", test_auth_refused),
+    ("smtp_secrets readable by others: not used", test_auth_secrets_readable),
 ]
 
 
