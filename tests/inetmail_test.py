@@ -1265,14 +1265,19 @@ def sink_strip(data):
     return env, body
 
 
-def run_cases(cases, ctx, report=None):
+def run_cases(cases, ctx, report=None, before=None, after_fail=None,
+              after=None):
     """Runs each (name, fn) of cases as fn(ctx), printing ok/FAIL lines and
-    going on after a failure; then calls report() if any failed.  Returns
-    the names that failed."""
+    going on after a failure.  before(ctx) runs before each case,
+    after_fail(ctx) after a failed one (to restore what the next needs),
+    after(ctx) after each; report() once at the end if any failed.
+    Returns the names that failed."""
     import traceback
     failed = []
     for name, fn in cases:
         t1 = time.time()
+        if before is not None:
+            before(ctx)
         try:
             fn(ctx)
             print("ok   %s (%.2fs)" % (name, time.time() - t1))
@@ -1281,7 +1286,11 @@ def run_cases(cases, ctx, report=None):
             print("FAIL %s: %s" % (name, e))
             if not isinstance(e, AssertionError):
                 traceback.print_exc()
+            if after_fail is not None:
+                after_fail(ctx)
         sys.stdout.flush()
+        if after is not None:
+            after(ctx)
     if failed and report is not None:
         report()
     return failed

@@ -16,7 +16,6 @@ import pwd
 import re
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
@@ -648,18 +647,9 @@ def main():
         ctx = Ctx(inst)
         setup_files(inst)
         aliases(ctx)
-        for name, fn in TESTS:
-            t1 = time.time()
-            ctx.notices["before"] = inst.log_text().count("notice to <")
-            try:
-                fn(ctx)
-                print("ok   %s (%.2fs)" % (name, time.time() - t1))
-            except Exception as e:          # report, go on with the rest
-                failed.append(name)
-                print("FAIL %s: %s" % (name, e))
-                if not isinstance(e, AssertionError):
-                    traceback.print_exc()
-            sys.stdout.flush()
+        failed.extend(T.run_cases(TESTS, ctx, before=lambda c: c.notices.
+                                  __setitem__("before", inst.log_text().count(
+                                      "notice to <"))))
         if failed:
             print("--- maillog ---\n" + inst.log_text()[-8000:])
     finally:

@@ -18,7 +18,6 @@ import shutil
 import socket
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
@@ -599,17 +598,7 @@ def main():
         if not os.path.exists(trigger):
             raise RuntimeError("inetd made no trigger socket:\n"
                                + inetd.log())
-        for name, fn in TESTS:
-            t1 = time.time()
-            try:
-                fn(ctx)
-                print("ok   %s (%.2fs)" % (name, time.time() - t1))
-            except Exception as e:          # report, go on with the rest
-                failed.append(name)
-                print("FAIL %s: %s" % (name, e))
-                if not isinstance(e, AssertionError):
-                    traceback.print_exc()
-            sys.stdout.flush()
+        failed.extend(T.run_cases(TESTS, ctx))
         if failed:
             print("--- maillog ---\n" + inst.log_text()[-6000:])
             print("--- inetd ---\n" + inetd.log()[-3000:])

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
@@ -442,18 +441,8 @@ def main():
     try:
         T.prepare_spool(inst)
         conf(ctx)
-        for name, fn in TESTS:
-            t1 = time.time()
-            try:
-                fn(ctx)
-                print("ok   %s (%.2fs)" % (name, time.time() - t1))
-            except Exception as e:          # report, go on with the rest
-                failed.append(name)
-                print("FAIL %s: %s" % (name, e))
-                if not isinstance(e, AssertionError):
-                    traceback.print_exc()
-            sys.stdout.flush()
-            T.drop_queue(inst)              # each case starts afresh
+        failed.extend(T.run_cases(TESTS, ctx,
+            after=lambda c: T.drop_queue(inst)))   # each case afresh
         if failed:
             print("--- maillog ---\n" + inst.log_text()[-6000:])
     finally:

@@ -22,7 +22,6 @@ import re
 import sys
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
@@ -455,18 +454,8 @@ def main():
         port = T.free_port()
         ctx = Ctx(inst, port)
         inetd = T.Inetd(inst.dir, [T.qpop3d_line(port, inst)], [port])
-        for name, fn in TESTS:
-            t1 = time.time()
-            try:
-                fn(ctx)
-                print("ok   %s (%.2fs)" % (name, time.time() - t1))
-            except Exception as e:          # report, go on with the rest
-                failed.append(name)
-                print("FAIL %s: %s" % (name, e))
-                if not isinstance(e, AssertionError):
-                    traceback.print_exc()
-                ctx.conf_with("")
-            sys.stdout.flush()
+        failed.extend(T.run_cases(TESTS, ctx,
+            after_fail=lambda c: c.conf_with("")))
         if failed:
             print("--- maillog ---\n" + inst.log_text()[-6000:])
             print("--- inetd ---\n" + inetd.log()[-3000:])

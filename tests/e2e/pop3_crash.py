@@ -30,7 +30,6 @@ import re
 import sys
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
@@ -545,17 +544,7 @@ def main():
         T.prepare_spool(inst)
         T.pop3_set_passwords(inst, {USER: PASSWORD})
         ctx = Ctx(inst)
-        for name, fn in TESTS:
-            t1 = time.time()
-            try:
-                fn(ctx)
-                print("ok   %s (%.2fs)" % (name, time.time() - t1))
-            except Exception as e:          # report, go on with the rest
-                failed.append(name)
-                print("FAIL %s: %s" % (name, e))
-                if not isinstance(e, AssertionError):
-                    traceback.print_exc()
-            sys.stdout.flush()
+        failed.extend(T.run_cases(TESTS, ctx))
         if failed:
             print("--- maillog ---\n" + inst.log_text()[-4000:])
     finally:

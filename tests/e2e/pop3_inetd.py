@@ -27,7 +27,6 @@ import re
 import subprocess
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
@@ -655,18 +654,8 @@ def main():
         ctx.tools = tools
         inetd = T.Inetd(inst.dir, [T.qpop3d_line(port, inst)], [port])
         ctx.inetd = inetd
-        for name, fn in TESTS:
-            t1 = time.time()
-            try:
-                fn(ctx)
-                print("ok   %s (%.2fs)" % (name, time.time() - t1))
-            except Exception as e:          # report, go on with the rest
-                failed.append(name)
-                print("FAIL %s: %s" % (name, e))
-                if not isinstance(e, AssertionError):
-                    traceback.print_exc()
-                T.mbox_install(inst, USER, b"")
-            sys.stdout.flush()
+        failed.extend(T.run_cases(TESTS, ctx,
+            after_fail=lambda c: T.mbox_install(inst, USER, b"")))
         if failed:
             print("--- maillog ---\n" + inst.log_text()[-6000:])
             print("--- inetd ---\n" + inetd.log()[-3000:])

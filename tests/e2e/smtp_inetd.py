@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
@@ -610,17 +609,7 @@ def main():
         port = T.free_port()
         inetd = T.Inetd(inst.dir, [T.qsmtpd_line(port, inst)], [port])
         ctx = Ctx(inst, port)
-        for name, fn in TESTS:
-            t1 = time.time()
-            try:
-                fn(ctx)
-                print("ok   %s (%.2fs)" % (name, time.time() - t1))
-            except Exception as e:          # report, go on with the rest
-                failed.append(name)
-                print("FAIL %s: %s" % (name, e))
-                if not isinstance(e, AssertionError):
-                    traceback.print_exc()
-            sys.stdout.flush()
+        failed.extend(T.run_cases(TESTS, ctx))
         tmp = inst.tmp_files()
         if tmp:
             failed.append("tmp/ empty after clean sessions")

@@ -38,7 +38,6 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
@@ -503,17 +502,7 @@ def main():
             print("  (no private mount namespace: dnsmasq's query log is "
                   "the only evidence that the resolver key is honoured)")
         ctx = Ctx(inst, dns, prefix, trap)
-        for name, fn in TESTS:
-            t1 = time.time()
-            try:
-                fn(ctx)
-                print("ok   %s (%.2fs)" % (name, time.time() - t1))
-            except Exception as e:
-                failed.append(name)
-                print("FAIL %s: %s" % (name, e))
-                if not isinstance(e, AssertionError):
-                    traceback.print_exc()
-            sys.stdout.flush()
+        failed.extend(T.run_cases(TESTS, ctx))
         if failed:
             print("--- maillog ---\n" + inst.log_text())
             print("--- dnsmasq ---\n" + dns.log()[-4000:])
