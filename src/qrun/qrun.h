@@ -63,6 +63,8 @@ int	qrun_outcome(struct qrun *, struct qmsg *, size_t i,
 	    enum mbox_result, const char *err);
 /* Leaves target i for a queue run (HoldExpensive), and says so. */
 void	qrun_held(struct qrun *, struct qmsg *, size_t i);
+/* Closes every queue file this process holds (in a child). */
+void	qrun_close_queue_fds(void);
 /* Saves the state after a delivery, unless the message is finished. */
 void	qrun_checkpoint(struct qrun *, struct qmsg *);
 /* A queue run over every message (sorted by arrival).  Returns 0 or -1. */

@@ -27,6 +27,8 @@
 #define QRUN_HDRMAX	(16 * 1024 * 1024)
 #define QRUN_GRACE	(36 * 3600)	/* tmp files older than this go */
 
+static void	qrun_track_fd(int, int);
+
 void
 qrun_say(struct qrun *qr, const char *fmt, ...)
 {
@@ -305,9 +307,13 @@ qrun_checkpoint(struct qrun *qr, struct qmsg *m)
 	 * repeat at most the delivery it interrupted.  The last one needs no
 	 * record: the file goes.
 	 */
-	if (m->dirty && !state_done(&m->st) &&
-	    state_save(qr->conf->spool, m->id, &m->st) == 0)
-		m->dirty = 0;
+	if (m->dirty && !state_done(&m->st)) {
+		if (state_save(qr->conf->spool, m->id, &m->st) == 0)
+			m->dirty = 0;
+		else
+			log_err("%s: cannot save delivery state: %s", m->id,
+			    strerror(errno));
+	}
 }
 
 /*
@@ -415,13 +421,47 @@ qrun_close(struct qmsg *m)
 	spool_env_free(&m->env);
 	state_free(&m->st);
 	free(m->success);
-	if (m->fd != -1)
+	if (m->fd != -1) {
+		qrun_track_fd(m->fd, 0);
 		close(m->fd);
+	}
+}
+
+/*
+ * The queue files open (and locked) in this process: a message and the
+ * notices about it delivered while it is open.  A child that must not
+ * hold their locks closes them all (qrun_close_queue_fds).
+ */
+static int	open_fds[16];
+
+static void
+qrun_track_fd(int fd, int add)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(open_fds) / sizeof(open_fds[0]); i++)
+		if (add ? open_fds[i] == 0 : open_fds[i] == fd + 1) {
+			open_fds[i] = add ? fd + 1 : 0;
+			return;
+		}
+}
+
+void
+qrun_close_queue_fds(void)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(open_fds) / sizeof(open_fds[0]); i++)
+		if (open_fds[i] != 0) {
+			close(open_fds[i] - 1);
+			open_fds[i] = 0;
+		}
 }
 
 static int
 qrun_open(struct qrun *qr, struct qmsg *m, const char *id)
 {
+	struct stat	 st;
 	const char	*errstr;
 	char		 path[1200];
 	int		 r;
@@ -436,6 +476,10 @@ qrun_open(struct qrun *qr, struct qmsg *m, const char *id)
 		return errno == ENOENT ? 0 : -1;	/* done by another run */
 	if (flock(m->fd, LOCK_EX | LOCK_NB) == -1)
 		return 0;		/* another qrun has it */
+	/* finished and removed by another qrun between the open and the lock */
+	if (fstat(m->fd, &st) == -1 || st.st_nlink == 0)
+		return 0;
+	qrun_track_fd(m->fd, 1);
 	if (qrun_read_env(m, &errstr) == -1 || strcmp(m->env.id, id) != 0) {
 		qrun_bad(qr, id, errstr);
 		return 0;

@@ -35,6 +35,7 @@
 #include <tls.h>
 #endif
 
+#include "addr.h"
 #include "base64.h"
 #include "compat.h"
 #include "dns.h"
@@ -48,6 +49,7 @@
 #define RC_OUTMAX	(256 * 1024)
 #define RC_GROUPMAX	1000		/* recipients in one transaction */
 #define RC_HOSTMAX	(DNS_MXMAX)
+#define RC_TRIES	8		/* addresses tried for one group */
 
 enum tls_mode { TLS_NONE, TLS_MAY, TLS_ENCRYPT, TLS_VERIFY };
 
@@ -61,6 +63,8 @@ struct rconn {
 	char		 name[DNS_NAMEMAX];	/* the peer's host name */
 	char		 ip[INET6_ADDRSTRLEN];
 	char		 relay[DNS_NAMEMAX + INET6_ADDRSTRLEN + 4];
+	char		 peername[DNS_NAMEMAX];	/* as its EHLO reply says */
+	int		 starttls_failed;	/* opportunistic TLS broke */
 	struct smtpc_caps caps;
 	unsigned long	 msgs;			/* transactions carried */
 	char		 in[RC_INMAX];
@@ -281,11 +285,16 @@ rc_said(struct rres *res, const struct rconn *c, const struct smtpc_reply *r,
 {
 	char	status[16], text[400];
 
-	if (!smtpc_reply_status(r, status, sizeof(status)))
+	/*
+	 * A failure, whatever the reply: a 2xx or 3xx where it does not
+	 * belong (250 to DATA, 250 as the greeting) must never read as
+	 * "delivered", so it becomes a temporary failure.
+	 */
+	if (r->code < 400 || !smtpc_reply_status(r, status, sizeof(status)))
 		snprintf(status, sizeof(status), "%c.0.0", r->code >= 500 ?
 		    '5' : '4');
 	smtpc_reply_line(r, text, sizeof(text));
-	res->code = r->code;
+	res->code = r->code >= 400 ? r->code : 0;
 	snprintf(res->err, sizeof(res->err), "%s host %s said: %s (in reply "
 	    "to %s)", status, c->relay, text, cmd);
 }
@@ -368,6 +377,8 @@ rc_ehlo(struct qrun *qr, struct rconn *c, struct rres *res)
 	}
 	if (code / 100 == 2) {
 		smtpc_ehlo_caps(&r, &c->caps);
+		snprintf(c->peername, sizeof(c->peername), "%.*s",
+		    (int)strcspn(r.text, " \n"), r.text);
 		return 0;
 	}
 	memset(&c->caps, 0, sizeof(c->caps));
@@ -421,8 +432,11 @@ rc_starttls(struct qrun *qr, struct rconn *c, const struct rdest *d,
 		if (qr->conf->tls_ca_file[0] != '\0')
 			(void)tls_config_set_ca_file(cfg, qr->conf->tls_ca_file);
 	} else {
+		/* opportunistic: any TLS beats none (RFC 7435) */
 		tls_config_insecure_noverifycert(cfg);
 		tls_config_insecure_noverifyname(cfg);
+		(void)tls_config_set_protocols(cfg, TLS_PROTOCOLS_ALL);
+		(void)tls_config_set_ciphers(cfg, "compat");
 	}
 	k = tls_configure(c->tls, cfg);
 	tls_config_free(cfg);
@@ -485,7 +499,7 @@ rc_auth(struct qrun *qr, struct rconn *c, const struct rdest *d,
 			goto lost;
 		if (code != 334)
 			goto said;
-		if (rc_cmd(qr, c, NULL, "%s", b64) == -1 ||
+		if (rc_cmd(qr, c, "(user name hidden)", "%s", b64) == -1 ||
 		    rc_flush(c, time(NULL) + qr->conf->smtp_timeout) == -1 ||
 		    (code = rc_reply(qr, c, &r, qr->conf->smtp_timeout)) == 0)
 			goto lost;
@@ -535,10 +549,21 @@ rc_session(struct qrun *qr, struct rconn *c, const struct rdest *d,
 	}
 	if (rc_ehlo(qr, c, res) == -1)
 		return -1;
+	if (!d->nomx && qr->conf->smarthost[0] == '\0' &&
+	    strcasecmp(c->peername, qr->conf->hostname) == 0) {
+		/* RFC 5321 5.1: an MX or address that leads back here */
+		snprintf(res->err, sizeof(res->err), "5.4.6 mail for %s loops "
+		    "back to myself (%s greets as %s)", d->domain, c->relay,
+		    qr->conf->hostname);
+		return -1;
+	}
 	if ((c->caps.flags & SMTPC_STARTTLS) && d->tls != TLS_NONE) {
 #ifdef HAVE_LIBTLS
-		if (rc_starttls(qr, c, d, res) == -1 ||
-		    rc_ehlo(qr, c, res) == -1)
+		if (rc_starttls(qr, c, d, res) == -1) {
+			c->starttls_failed = 1;
+			return -1;
+		}
+		if (rc_ehlo(qr, c, res) == -1)
 			return -1;
 #endif
 	}
@@ -595,6 +620,18 @@ rc_8bit(struct qmsg *m)
 	return 0;
 }
 
+/* The length of the run of bytes before the first LF or CR. */
+static size_t
+strcspn_n(const char *p, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] == '\n' || p[i] == '\r')
+			break;
+	return i;
+}
+
 /* Sends the message: CRLF line ends, dot-stuffed, the final dot. */
 static int
 rc_body(struct qrun *qr, struct rconn *c, struct qmsg *m)
@@ -612,7 +649,9 @@ rc_body(struct qrun *qr, struct rconn *c, struct qmsg *m)
 		for (p = chunk, end = chunk + n; p < end; p = nl + 1) {
 			if (bol && *p == '.' && buf_append(&c->out, ".", 1) == -1)
 				return -1;
-			if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
+			/* a bare CR ends a line too (RFC 5321 2.3.8) */
+			nl = p + strcspn_n(p, (size_t)(end - p));
+			if (nl == end) {
 				if (buf_append(&c->out, p, (size_t)(end - p))
 				    == -1)
 					return -1;
@@ -688,6 +727,7 @@ rc_refuse(struct rconn *c, struct qmsg *m, struct rres *res)
 {
 	long long	size = (long long)(m->size - (off_t)m->hdrlen);
 
+	res->code = 0;
 	if (c->caps.maxsize > 0 && size > c->caps.maxsize) {
 		snprintf(res->err, sizeof(res->err), "5.3.4 message is %lld "
 		    "bytes, more than %s accepts (%lld)", size, c->relay,
@@ -709,18 +749,46 @@ rc_refuse(struct rconn *c, struct qmsg *m, struct rres *res)
 }
 
 /*
- * One transaction for the targets idx[0..n-1] on an open session.  Sets
- * out[k] for each target.  Returns 0 when every target has its result,
- * 1 when the session failed before any recipient was settled (try another
- * host; res says why), -1 when the connection is unusable afterwards.
+ * After a 4xx or 5xx to a pipelined MAIL: reads the replies to the RCPTs
+ * and DATA that followed.  Returns 0, or -1 if the connection is no good
+ * (gone, or the peer took DATA anyway and had to be given an empty one).
  */
 static int
-rc_transaction(struct qrun *qr, struct rconn *c, struct qmsg *m,
+rc_drain(struct qrun *qr, struct rconn *c, size_t n)
+{
+	struct smtpc_reply	r;
+	long long		to = qr->conf->smtp_timeout;
+	size_t			k;
+	int			code;
+
+	for (k = 0; k <= n; k++) {
+		if ((code = rc_reply(qr, c, &r, to)) == 0)
+			return -1;
+		if (code == 354) {
+			if (rc_cmd(qr, c, NULL, ".") == 0 &&
+			    rc_flush(c, time(NULL) + to) == 0)
+				(void)rc_reply(qr, c, &r, 2 * to);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * One transaction for the targets idx[0..n-1] on an open session.  Sets
+ * out[k] for each target it settles (err non-empty).  Returns 0 when every
+ * target has its result, 1 when the session failed before any recipient
+ * was settled (try another host; res says why), -1 when the connection is
+ * unusable afterwards (rc_transaction settles what is left with res).
+ */
+static int
+rc_xact(struct qrun *qr, struct rconn *c, struct qmsg *m,
     const size_t *idx, size_t n, struct rres *out, struct rres *res)
 {
 	struct smtpc_reply	r;
 	size_t			k, accepted = 0;
-	int			code, pipe = c->caps.flags & SMTPC_PIPELINING;
+	int			code, broken, pipe = c->caps.flags &
+				    SMTPC_PIPELINING;
 	long long		to = qr->conf->smtp_timeout;
 
 	if (rc_refuse(c, m, res)) {
@@ -733,8 +801,9 @@ rc_transaction(struct qrun *qr, struct rconn *c, struct qmsg *m,
 	if (!pipe && rc_flush(c, time(NULL) + to) == -1)
 		goto lost;
 	for (k = 0; pipe && k < n; k++)
-		if (rc_rcpt(qr, c, m, idx[k]) == -1)
-			return -1;
+		if (rc_rcpt(qr, c, m, idx[k]) == -1 || (c->out.len >
+		    RC_OUTMAX / 2 && rc_flush(c, time(NULL) + to) == -1))
+			goto lost;
 	if (pipe && rc_cmd(qr, c, NULL, "DATA") == -1)
 		return -1;
 	if (pipe && rc_flush(c, time(NULL) + to) == -1)
@@ -743,16 +812,12 @@ rc_transaction(struct qrun *qr, struct rconn *c, struct qmsg *m,
 		goto lost;
 	if (code / 100 != 2) {
 		rc_said(res, c, &r, "MAIL FROM");
-		if (pipe) {
-			for (k = 0; k <= n; k++)	/* RCPTs and DATA */
-				if (rc_reply(qr, c, &r, to) == 0)
-					return -1;
-		}
-		if (code / 100 == 4)
-			return 1;
+		broken = pipe && rc_drain(qr, c, n) == -1;
+		if (code / 100 != 5)
+			return 1;		/* another host, or later */
 		for (k = 0; k < n; k++)
 			out[k] = *res;
-		return 0;
+		return broken ? -1 : 0;
 	}
 	for (k = 0; k < n; k++) {
 		if (!pipe && (rc_rcpt(qr, c, m, idx[k]) == -1 ||
@@ -817,10 +882,26 @@ rc_transaction(struct qrun *qr, struct rconn *c, struct qmsg *m,
 lost:
 	rc_lost(res, c, accepted > 0 ? "during the transaction" :
 	    "before the transaction");
-	for (k = 0; k < n; k++)
-		if (out[k].code / 100 == 2)
-			out[k] = *res;
 	return accepted > 0 ? -1 : 1;
+}
+
+static int
+rc_transaction(struct qrun *qr, struct rconn *c, struct qmsg *m,
+    const size_t *idx, size_t n, struct rres *out, struct rres *res)
+{
+	size_t	k;
+	int	r;
+
+	res->err[0] = '\0';
+	res->code = 0;
+	if ((r = rc_xact(qr, c, m, idx, n, out, res)) != -1)
+		return r;
+	if (res->err[0] == '\0')
+		rc_lost(res, c, "during the transaction");
+	for (k = 0; k < n; k++)		/* not settled: accepted, not sent */
+		if (out[k].err[0] == '\0')
+			out[k] = *res;
+	return -1;
 }
 
 /* ---- routing ---- */
@@ -832,17 +913,20 @@ remote_lookup(const char *path, const char *key, char *line, size_t len,
 {
 	struct stat	 st;
 	FILE		*fp;
-	char		*p;
+	char		*p, iobuf[4096];
 	size_t		 kl = strlen(key);
 	int		 found = 0;
 
 	if (path[0] == '\0' || (fp = fopen(path, "re")) == NULL)
 		return 0;
+	/* our own buffer, wiped after: no secret left in freed memory */
+	(void)setvbuf(fp, iobuf, _IOFBF, sizeof(iobuf));
 	if (secret && (fstat(fileno(fp), &st) == -1 || st.st_uid !=
 	    geteuid() || (st.st_mode & 077) != 0)) {
 		log_err("%s: not used: must be owned by uid %ld and not "
 		    "readable by others", path, (long)geteuid());
 		fclose(fp);
+		explicit_bzero(iobuf, sizeof(iobuf));
 		return 0;
 	}
 	while (!found && fgets(line, (int)len, fp) != NULL) {
@@ -856,6 +940,9 @@ remote_lookup(const char *path, const char *key, char *line, size_t len,
 		found = 1;
 	}
 	fclose(fp);
+	explicit_bzero(iobuf, sizeof(iobuf));
+	if (!found)
+		explicit_bzero(line, len);
 	return found;
 }
 
@@ -902,6 +989,8 @@ remote_dest(struct qrun *qr, const char *domain, struct rdest *d)
 			n = sizeof(d->domain) - 1;
 		memcpy(d->domain, sh + d->nomx, n);
 		d->domain[n] = '\0';
+		if (strncasecmp(d->domain, "IPv6:", 5) == 0)
+			memmove(d->domain, d->domain + 5, strlen(d->domain) - 4);
 		if ((p = strrchr(sh, ':')) != NULL && (!d->nomx ||
 		    p > strchr(sh, ']')))
 			d->port = atoi(p + 1);
@@ -939,9 +1028,18 @@ remote_hosts(struct qrun *qr, const struct rdest *d, struct dns_mx *mx,
 		/* the smart host, or an address literal */
 		strlcpy(mx[0].name, d->domain, sizeof(mx[0].name));
 		mx[0].pref = 0;
-		if (!d->nomx && (n = dns_mx(d->domain, mx, DNS_MXMAX)) > 0)
-			return n;
-		return 1;
+		if (d->nomx || (n = dns_mx(d->domain, mx, DNS_MXMAX)) == 0 ||
+		    n == DNS_NULLMX) {
+			strlcpy(mx[0].name, d->domain, sizeof(mx[0].name));
+			mx[0].pref = 0;
+			return 1;
+		}
+		if (n == -1) {
+			snprintf(res->err, sizeof(res->err), "4.4.3 host map: "
+			    "lookup (%s): deferred", d->domain);
+			return -1;
+		}
+		return n;
 	}
 	n = dns_mx(d->domain, mx, DNS_MXMAX);
 	if (n == -1) {
@@ -994,7 +1092,7 @@ remote_addrs(struct qrun *qr, const char *name, int port,
 {
 	struct addrinfo	 hints, *ai, *a;
 	char		 ps[8];
-	int		 n = 0;
+	int		 n = 0, e;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
@@ -1003,7 +1101,7 @@ remote_addrs(struct qrun *qr, const char *name, int port,
 	/* a literal; or, with the system's resolver, /etc/hosts too */
 	if (qr->conf->resolver[0] == '\0')
 		hints.ai_flags &= ~AI_NUMERICHOST;
-	if (getaddrinfo(name, ps, &hints, &ai) == 0) {
+	if ((e = getaddrinfo(name, ps, &hints, &ai)) == 0) {
 		for (a = ai; a != NULL && n < max; a = a->ai_next) {
 			if (a->ai_addrlen > sizeof(*ss))
 				continue;
@@ -1014,9 +1112,11 @@ remote_addrs(struct qrun *qr, const char *name, int port,
 		if (n > 0)
 			return n;
 	}
-	if (qr->conf->resolver[0] == '\0')
-		return n;	/* getaddrinfo asked DNS already */
-	return dns_addrs(name, port, ss, max);
+	if (qr->conf->resolver[0] != '\0')
+		return dns_addrs(name, port, ss, max);
+	/* getaddrinfo asked DNS already: only "no such name" is final */
+	return e == 0 || e == EAI_NONAME || e == EAI_NODATA ||
+	    e == EAI_ADDRFAMILY ? 0 : -1;
 }
 
 static struct rconn *
@@ -1097,6 +1197,55 @@ remote_try(struct qrun *qr, struct rconn *c, const struct rdest *d,
 	return 0;
 }
 
+/*
+ * One address: connect, the session, the transaction.  Returns 0 when the
+ * targets have their results, 1 to go on to the next address, 2 when the
+ * address leads back here (res says so: settle every target).  With
+ * opportunistic TLS, a STARTTLS that fails is tried once more without it.
+ */
+static int
+remote_address(struct qrun *qr, struct qmsg *m, const struct rdest *d,
+    const struct sockaddr_storage *ss, const char *name, const size_t *idx,
+    size_t n, struct rres *out, struct rres *res)
+{
+	struct rdest	 plain;
+	struct rconn	*c;
+	int		 again;
+
+	do {
+		again = 0;
+		if ((c = rc_connect(qr, ss, name, res)) == NULL)
+			return 1;
+		strlcpy(qr->relay, c->relay, sizeof(qr->relay));
+		if (rc_session(qr, c, d, res) == 0)
+			return remote_try(qr, c, d, m, idx, n, out, res);
+		/*
+		 * A host that will not talk (554 greeting, EHLO refused) is
+		 * skipped; when none will, the mail waits rather than
+		 * bounces.  A loop back here is final.
+		 */
+		if (res->err[0] == '5' && strncmp(res->err, "5.4.6", 5) != 0)
+			res->err[0] = '4';
+		if (qr->transcript)
+			qrun_say(qr, "%s", res->err);
+		if (c->starttls_failed && d->tls == TLS_MAY) {
+			plain = *d;
+			plain.tls = TLS_NONE;
+			d = &plain;
+			again = 1;
+			log_info("%s: STARTTLS failed: trying again without "
+			    "TLS", c->relay);
+		}
+		if (res->code != 0 && !c->starttls_failed)
+			rc_quit(qr, c);		/* it still talks */
+		else
+			rc_free(c);
+		if (strncmp(res->err, "5.4.6", 5) == 0)
+			return 2;
+	} while (again);
+	return 1;
+}
+
 /* Delivers one group: the connection, then the transaction. */
 static void
 remote_group(struct qrun *qr, struct qmsg *m, const struct rdest *d,
@@ -1108,6 +1257,7 @@ remote_group(struct qrun *qr, struct qmsg *m, const struct rdest *d,
 	struct rconn		*c;
 	size_t			 k;
 	int			 nh, na, h, a, looked = 0, tempdns = 0;
+	int			 tries = 0;
 
 	memset(&res, 0, sizeof(res));
 	qr->relay[0] = '\0';
@@ -1135,28 +1285,15 @@ remote_group(struct qrun *qr, struct qmsg *m, const struct rdest *d,
 		}
 		looked = 1;
 		for (a = 0; a < na; a++) {
-			if ((c = rc_connect(qr, &ss[a], mx[h].name, &res)) ==
-			    NULL)
-				continue;
-			strlcpy(qr->relay, c->relay, sizeof(qr->relay));
-			if (rc_session(qr, c, d, &res) == -1) {
-				/*
-				 * A host that will not talk (554 greeting,
-				 * EHLO refused) is skipped; when none will,
-				 * the mail waits rather than bounces.
-				 */
-				if (res.err[0] == '5')
-					res.err[0] = '4';
-				if (qr->transcript)
-					qrun_say(qr, "%s", res.err);
-				if (res.code != 0)
-					rc_quit(qr, c);	/* it still talks */
-				else
-					rc_free(c);
-				continue;
-			}
-			if (remote_try(qr, c, d, m, idx, n, out, &res) == 0)
+			if (++tries > RC_TRIES)
+				goto all;	/* enough for one run */
+			switch (remote_address(qr, m, d, &ss[a], mx[h].name,
+			    idx, n, out, &res)) {
+			case 0:
 				return;
+			case 2:
+				goto all;
+			}
 		}
 	}
 	if (!looked && !tempdns)
@@ -1381,7 +1518,8 @@ remote_spawn(struct qrun *qr, struct qmsg *m)
 	}
 	if (remote_pid == 0) {
 		close(sv[0]);
-		close(m->fd);		/* the message's lock stays with root */
+		(void)m;
+		qrun_close_queue_fds();	/* the messages' locks stay with root */
 		if (qr->slotfd != -1)
 			close(qr->slotfd);
 		if (priv_drop_to(qr->conf->spool_user, &errstr) == -1) {
@@ -1486,6 +1624,23 @@ remote_held(const struct qrun *qr)
 	    strcmp(qr->conf->hold_expensive, "yes") == 0;
 }
 
+/*
+ * Is a remote target's address one mailbox, local@domain, as RFC 5321
+ * writes it?  Aliases, .forward and :include: files are user input: an
+ * address with a CR or a '>' in it must never reach a RCPT command.
+ */
+static int
+remote_addr_ok(const char *s)
+{
+	struct addr	 a;
+	const char	*errstr;
+	size_t		 len = strlen(s), used;
+
+	return addr_parse(s, len, ADDR_F_UTF8 | ADDR_F_RELAXED, &a, &used,
+	    &errstr) == 0 && used == len && !a.null && a.domain[0] != '\0' &&
+	    strpbrk(s, "<> \t\r\n") == NULL;
+}
+
 /* Settles target i with the result out (held, sent, deferred, failed). */
 static void
 remote_settle(struct qrun *qr, struct qmsg *m, size_t i,
@@ -1493,8 +1648,9 @@ remote_settle(struct qrun *qr, struct qmsg *m, size_t i,
 {
 	enum mbox_result	r;
 
-	r = out->code / 100 == 2 ? MBOX_OK : out->err[0] == '5' ? MBOX_PERM :
-	    MBOX_TEMP;
+	/* delivered: a 2xx to the final dot, whose text is kept */
+	r = out->code / 100 == 2 && out->err[0] == '2' ? MBOX_OK :
+	    out->err[0] == '5' ? MBOX_PERM : MBOX_TEMP;
 	qr->dsn_passed = out->dsn;
 	if (qrun_outcome(qr, m, i, r, out->err) == 1 && *nfailed < STATE_TMAX)
 		failed[(*nfailed)++] = (int)i;
@@ -1521,9 +1677,9 @@ remote_collect(struct qrun *qr, struct qmsg *m, size_t i, char *done,
 			continue;
 		done[j] = 1;
 		dup[j] = -1;
-		for (k = 0; k < n; k++)
-			if (strcasecmp(m->st.t[idx[k]].addr, m->st.t[j].addr)
-			    == 0)
+		for (k = 0; k < n; k++)	/* the same address, the same DSN */
+			if (strcmp(m->st.t[idx[k]].addr, m->st.t[j].addr) == 0 &&
+			    m->st.t[idx[k]].rcpt == m->st.t[j].rcpt)
 				dup[j] = (long)k;
 		if (dup[j] == -1)
 			idx[n++] = j;
@@ -1545,6 +1701,15 @@ remote_deliver(struct qrun *qr, struct qmsg *m, int *failed, size_t *nfailed)
 	    (dup = calloc(m->st.n, sizeof(*dup))) == NULL ||
 	    (done = calloc(m->st.n, 1)) == NULL)
 		goto out;
+	for (i = 0; i < m->st.n; i++)
+		if (qrun_due(qr, m, i, K_REMOTE) &&
+		    !remote_addr_ok(m->st.t[i].addr)) {
+			memset(&out[0], 0, sizeof(out[0]));
+			strlcpy(out[0].err, "5.1.3 Bad recipient address syntax",
+			    sizeof(out[0].err));
+			qr->relay[0] = '\0';
+			remote_settle(qr, m, i, &out[0], failed, nfailed);
+		}
 	for (i = 0; i < m->st.n; i++) {
 		if (done[i] || !qrun_due(qr, m, i, K_REMOTE))
 			continue;

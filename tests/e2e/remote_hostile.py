@@ -22,7 +22,14 @@ case, with what must happen:
     run delivers it;
   - AUTH to the smart host from smtp_secrets: PLAIN, LOGIN, the secret
     never in the -v transcript; a 535 defers (the login is the
-    administrator's to fix); a secrets file others can read is not used.
+    administrator's to fix); a secrets file others can read is not used;
+  - a 250 where 354 or 220 belongs: never taken for a delivery;
+  - a pipelined MAIL answered 421, then the connection closed: deferred
+    with that reply;
+  - STARTTLS that breaks: tried again without TLS (opportunistic);
+  - a bare CR in the message: sent as CRLF, a following dot stuffed;
+  - an address with CR LF in a user's .forward: fails 5.1.3, never in a
+    RCPT command.
 
 Needs root and openssl.  Exit 0 pass, 1 fail, 77 skip.
 """
@@ -137,15 +144,16 @@ class Ctx:
         self.port = port
         self.peer = None
 
-    def run(self, script, body=b"Subject: hostile\n\nbody\n", conf=""):
-        """Queues a message for far@remote.example, runs qrun -I on it with
-        the scripted peer; returns (qid, the qrun result)."""
+    def run(self, script, body=b"Subject: hostile\n\nbody\n", conf="",
+            rcpt="far@remote.example"):
+        """Queues a message for rcpt, runs qrun -I on it with the scripted
+        peer; returns (qid, the qrun result)."""
         inst = self.inst
         inst.write_conf("smarthost [127.0.0.1]:%d\nsmtp_timeout 3s\n%s"
                         % (self.port, conf))
         before = inst.queue_files()
-        ok_run(inst.qsend(["-odq", "-f", "alice@" + HOST,
-                           "far@remote.example"], body), "qsend")
+        ok_run(inst.qsend(["-odq", "-f", "alice@" + HOST, rcpt], body),
+               "qsend")
         qid, = sorted(set(inst.queue_files()) - set(before))
         self.peer = Peer(self.port, script)
         try:
@@ -449,6 +457,119 @@ def test_auth_secrets_readable(ctx):
     ctx.drop(qid)
 
 
+def test_250_to_data(ctx):
+    """A 2xx where 354 belongs is no delivery: the recipient waits."""
+    def script(peer, c):
+        c.send(b"220 peer.test ESMTP\r\n")
+        while True:
+            u = c.line().upper()
+            if u.startswith(b"EHLO"):
+                c.send(EHLO_FULL)
+            elif u.startswith(b"DATA"):
+                c.send(b"250 2.0.0 sure\r\n")
+            elif u.startswith(b"QUIT"):
+                c.send(b"221 bye\r\n")
+                return
+            else:
+                c.send(b"250 2.0.0 ok\r\n")
+    qid, r = ctx.run(script)
+    eq(qid in ctx.inst.queue_files(), True, "not delivered: deferred")
+    eq(ctx.state_error(qid), b"4.0.0 host 127.0.0.1[127.0.0.1] said: 250 "
+       b"2.0.0 sure (in reply to DATA)", "the reason")
+    ctx.drop(qid)
+
+
+def test_250_greeting(ctx):
+    def script(peer, c):
+        c.send(b"250 hello there\r\n")
+        try:
+            while True:
+                c.line()
+                c.send(b"250 ok\r\n")
+        except (EOFError, OSError):
+            pass
+    qid, r = ctx.run(script)
+    eq(qid in ctx.inst.queue_files(), True, "not delivered: deferred")
+    ctx.drop(qid)
+
+
+def test_421_then_close(ctx):
+    """A pipelined MAIL answered 421 and the connection closed (a peer
+    that timed the session out): deferred with that reply, not blank."""
+    def script(peer, c):
+        c.send(b"220 peer.test ESMTP\r\n")
+        c.line()
+        c.send(EHLO_FULL)
+        c.line()
+        c.send(b"421 4.4.2 peer.test timeout exceeded\r\n")
+    qid, r = ctx.run(script)
+    eq(qid in ctx.inst.queue_files(), True, "deferred")
+    eq(ctx.state_error(qid), b"4.4.2 host 127.0.0.1[127.0.0.1] said: 421 "
+       b"4.4.2 peer.test timeout exceeded (in reply to MAIL FROM)",
+       "the reason")
+    ctx.drop(qid)
+
+
+def test_starttls_broken(ctx):
+    """Opportunistic TLS: a STARTTLS refused (454) or a broken handshake
+    is tried once more without TLS, and the mail goes."""
+    def script(peer, c):
+        c.send(b"220 peer.test ESMTP\r\n")
+        c.line()
+        c.send(b"250-peer.test\r\n250-STARTTLS\r\n250 8BITMIME\r\n")
+        l = c.line()
+        if l.upper() == b"STARTTLS":
+            c.send(b"220 go ahead\r\n")
+            c.send(b"this is not TLS\r\n")
+            time.sleep(0.2)
+            return
+        c.buf = l + b"\r\n" + c.buf
+        c.standard()
+    qid, r = ctx.run(script)
+    eq(qid in ctx.inst.queue_files(), False, "delivered without TLS")
+    eq(len(ctx.peer.messages), 1, "the peer got it")
+    T.match_search(r"STARTTLS failed: trying again without TLS",
+                   ctx.inst.log_text(), "logged")
+
+
+def test_bare_cr(ctx):
+    """A bare CR in a message (qsend keeps it) goes out as a line end, so
+    no peer can read a lone CR or "\r." as anything else."""
+    def script(peer, c):
+        c.send(b"220 peer.test ESMTP\r\n")
+        c.standard()
+    qid, r = ctx.run(script, body=b"Subject: cr\n\none\r.two\rthree\n")
+    eq(qid in ctx.inst.queue_files(), False, "delivered")
+    raw = [l for l in ctx.peer.seen if l.startswith(b"..two") or
+           b"\r" in l]
+    eq(raw, [b"..two"], "the CR became CRLF, the dot is stuffed")
+    eq(ctx.peer.messages[0].endswith(b"\none\n.two\nthree\n"), True,
+       "the message as the peer reads it")
+
+
+def test_forward_injection(ctx):
+    """An address with CR LF in a .forward (user input) never reaches a
+    RCPT command: it fails 5.1.3; the good one beside it goes."""
+    inst = ctx.inst
+    fwd = os.path.join(inst.homes["bob"], ".forward")
+    with open(fwd, "wb") as f:
+        f.write(b'"x@r.example>\r\nRCPT To:<evil@r.example"@r.example, '
+                b"good@r.example\n")
+    os.chown(fwd, inst.uids["bob"], inst.uids["bob"])
+
+    def script(peer, c):
+        c.send(b"220 peer.test ESMTP\r\n")
+        c.standard()
+    try:
+        qid, r = ctx.run(script, rcpt="bob@" + HOST)
+    finally:
+        os.unlink(fwd)
+    rcpts = [l for l in ctx.peer.seen if l.upper().startswith(b"RCPT")]
+    eq(rcpts, [b"RCPT To:<good@r.example>"], "RCPT commands")
+    T.match_search(r"dsn=5\.1\.3, stat=Bad recipient address syntax",
+                   ctx.inst.log_text(), "the bad one failed")
+
+
 TESTS = [
     ("control bytes in a reply: stored and logged escaped",
      test_control_bytes),
@@ -463,6 +584,13 @@ TESTS = [
     ("AUTH LOGIN", test_auth_login),
     ("AUTH refused: deferred, not returned", test_auth_refused),
     ("smtp_secrets readable by others: not used", test_auth_secrets_readable),
+    ("250 to DATA: not delivered", test_250_to_data),
+    ("250 as the greeting: not delivered", test_250_greeting),
+    ("421 to a pipelined MAIL, then closed: deferred with it",
+     test_421_then_close),
+    ("STARTTLS broken: again without TLS", test_starttls_broken),
+    ("a bare CR: sent as a line end", test_bare_cr),
+    ("CR LF in a .forward address: never in a RCPT", test_forward_injection),
 ]
 
 

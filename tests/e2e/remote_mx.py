@@ -14,7 +14,8 @@ all on the same high port (smtp_port).  Cases:
     shows the guide's "(host map: lookup (DOMAIN): deferred)";
   - two MX hosts of equal preference: both are used over 16 runs
     (the order is shuffled);
-  - an MX list naming this host first: bounced as a loop (5.4.6).
+  - an MX list naming this host first: bounced as a loop (5.4.6);
+  - an MX that greets with this host's name: bounced as a loop (5.4.6).
 
 Needs root, dnsmasq and smtp-sink.  Exit 0 pass, 1 fail, 77 skip.
 """
@@ -53,6 +54,8 @@ class Dns:
                 "--host-record=v6.tie.test,::1",
                 "--mx-host=loop.test,%s,10" % HOST,
                 "--mx-host=loop.test,mx2.two.test,20",
+                "--mx-host=self.test,selfmx.test,10",
+                "--host-record=selfmx.test,127.0.0.1",
                 "--local=/test/", "--local=/example.com/"]
         self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                   stdout=self.logf, stderr=subprocess.STDOUT,
@@ -169,6 +172,27 @@ def test_mx_loop(ctx):
             "to myself")
 
 
+def test_greets_as_me(ctx):
+    """An MX whose name is not ours but which greets with our name (our
+    own qsmtpd, reached by address): a loop, returned, not relayed."""
+    inst = ctx.inst
+    n0 = len(inst.messages("alice"))
+    sink = ctx.sink("127.0.0.1", ["-h", HOST], "selfsink")
+    try:
+        qid = send(inst, "x@self.test")
+        ok_run(inst.qrun(["-I", qid]), "qrun")
+        eq(inst.queue_files(), [], "queue")
+        eq(sink.messages(), [], "nothing sent to ourselves")
+        new = inst.wait_messages("alice", n0 + 1)[n0:]
+        eq(len(new), 1, "one bounce")
+        t = new[0].text.decode("utf-8", "replace")
+        T.match_search(r"\nStatus: 5\.4\.6\n", t, "Status")
+        T.match_search(r"mail for self\.test loops back to myself", t,
+                       "the reason")
+    finally:
+        ctx.stop_sinks()
+
+
 def test_dns_deferred(ctx):
     inst = ctx.inst
     qid = send(inst, "samt@externalserver.com")
@@ -206,6 +230,7 @@ TESTS = [
     ("null MX: bounced at once", test_null_mx),
     ("no such domain: bounced", test_nxdomain),
     ("an MX list pointing back here: bounced", test_mx_loop),
+    ("an MX that greets with our name: a loop", test_greets_as_me),
     ("DNS failing: deferred, shown as sendmail does", test_dns_deferred),
     ("equal preferences are shuffled", test_tie_shuffled),
 ]
