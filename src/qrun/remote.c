@@ -774,6 +774,118 @@ rc_drain(struct qrun *qr, struct rconn *c, size_t n)
 	return 0;
 }
 
+/* MAIL, and with PIPELINING the RCPTs and DATA too, written out. */
+static int
+rc_envelope(struct qrun *qr, struct rconn *c, struct qmsg *m,
+    const size_t *idx, size_t n)
+{
+	time_t	deadline = time(NULL) + qr->conf->smtp_timeout;
+	size_t	k;
+
+	if (rc_mail(qr, c, m) == -1)
+		return -1;
+	if (!(c->caps.flags & SMTPC_PIPELINING))
+		return rc_flush(c, deadline);
+	for (k = 0; k < n; k++)
+		if (rc_rcpt(qr, c, m, idx[k]) == -1 || (c->out.len >
+		    RC_OUTMAX / 2 && rc_flush(c, deadline) == -1))
+			return -1;
+	if (rc_cmd(qr, c, NULL, "DATA") == -1)
+		return -1;
+	return rc_flush(c, deadline);
+}
+
+/*
+ * The RCPT replies (without PIPELINING each RCPT is sent first): out[k]
+ * gets code 2xx for an accepted recipient (its err stays empty until the
+ * data is taken) or the refusal.  Returns 0, or -1 if the connection is
+ * lost.
+ */
+static int
+rc_rcpts(struct qrun *qr, struct rconn *c, struct qmsg *m, const size_t *idx,
+    size_t n, struct rres *out, size_t *accepted)
+{
+	struct smtpc_reply	r;
+	long long		to = qr->conf->smtp_timeout;
+	size_t			k;
+	int			code;
+
+	for (k = 0; k < n; k++) {
+		if (!(c->caps.flags & SMTPC_PIPELINING) &&
+		    (rc_rcpt(qr, c, m, idx[k]) == -1 ||
+		    rc_flush(c, time(NULL) + to) == -1))
+			return -1;
+		if ((code = rc_reply(qr, c, &r, to)) == 0)
+			return -1;
+		if (code / 100 == 2) {
+			out[k].code = code;
+			(*accepted)++;
+		} else
+			rc_said(&out[k], c, &r, "RCPT TO");
+	}
+	return 0;
+}
+
+/*
+ * DATA was not answered 354, or no recipient was accepted: the accepted
+ * ones get the DATA reply, and RSET readies the connection for the next
+ * message.  Returns 0, or -1 if the connection is no good.
+ */
+static int
+rc_nodata(struct qrun *qr, struct rconn *c, struct smtpc_reply *r, int code,
+    size_t accepted, size_t n, struct rres *out, struct rres *res)
+{
+	long long	to = qr->conf->smtp_timeout;
+	size_t		k;
+
+	if (accepted == 0 && code == 354) {
+		/* RFC 2920: the peer wants data we cannot give: end it empty */
+		if (rc_cmd(qr, c, NULL, ".") == 0 &&
+		    rc_flush(c, time(NULL) + to) == 0)
+			(void)rc_reply(qr, c, r, 2 * to);
+		return -1;
+	}
+	if (accepted > 0) {
+		rc_said(res, c, r, "DATA");
+		for (k = 0; k < n; k++)
+			if (out[k].code / 100 == 2)
+				out[k] = *res;
+	}
+	if (rc_cmd(qr, c, NULL, "RSET") == -1 ||
+	    rc_flush(c, time(NULL) + to) == -1 ||
+	    rc_reply(qr, c, r, to) / 100 != 2)
+		return -1;
+	return 0;
+}
+
+/* The message, then the reply to the final dot for the accepted ones. */
+static int
+rc_data(struct qrun *qr, struct rconn *c, struct qmsg *m, size_t n,
+    struct rres *out, struct rres *res)
+{
+	struct smtpc_reply	r;
+	size_t			k;
+	int			code;
+
+	if (rc_body(qr, c, m) == -1 || (code = rc_reply(qr, c, &r,
+	    2 * qr->conf->smtp_timeout)) == 0) {
+		rc_lost(res, c, "while sending the message");
+		return -1;
+	}
+	c->msgs++;
+	for (k = 0; k < n; k++) {
+		if (out[k].code / 100 != 2)
+			continue;
+		if (code / 100 == 2) {
+			smtpc_reply_line(&r, out[k].err, sizeof(out[k].err));
+			out[k].code = code;
+			out[k].dsn = (c->caps.flags & SMTPC_DSN) != 0;
+		} else
+			rc_said(&out[k], c, &r, "end of DATA");
+	}
+	return 0;
+}
+
 /*
  * One transaction for the targets idx[0..n-1] on an open session.  Sets
  * out[k] for each target it settles (err non-empty).  Returns 0 when every
@@ -796,19 +908,8 @@ rc_xact(struct qrun *qr, struct rconn *c, struct qmsg *m,
 			out[k] = *res;
 		return 0;
 	}
-	if (rc_mail(qr, c, m) == -1)
-		return -1;
-	if (!pipe && rc_flush(c, time(NULL) + to) == -1)
-		goto lost;
-	for (k = 0; pipe && k < n; k++)
-		if (rc_rcpt(qr, c, m, idx[k]) == -1 || (c->out.len >
-		    RC_OUTMAX / 2 && rc_flush(c, time(NULL) + to) == -1))
-			goto lost;
-	if (pipe && rc_cmd(qr, c, NULL, "DATA") == -1)
-		return -1;
-	if (pipe && rc_flush(c, time(NULL) + to) == -1)
-		goto lost;
-	if ((code = rc_reply(qr, c, &r, to)) == 0)
+	if (rc_envelope(qr, c, m, idx, n) == -1 ||
+	    (code = rc_reply(qr, c, &r, to)) == 0)
 		goto lost;
 	if (code / 100 != 2) {
 		rc_said(res, c, &r, "MAIL FROM");
@@ -819,66 +920,16 @@ rc_xact(struct qrun *qr, struct rconn *c, struct qmsg *m,
 			out[k] = *res;
 		return broken ? -1 : 0;
 	}
-	for (k = 0; k < n; k++) {
-		if (!pipe && (rc_rcpt(qr, c, m, idx[k]) == -1 ||
-		    rc_flush(c, time(NULL) + to) == -1))
-			goto lost;
-		if ((code = rc_reply(qr, c, &r, to)) == 0)
-			goto lost;
-		if (code / 100 == 2) {
-			out[k].code = code;
-			accepted++;
-		} else
-			rc_said(&out[k], c, &r, "RCPT TO");
-	}
-	if (!pipe && accepted > 0 && (rc_cmd(qr, c, NULL, "DATA") == -1 ||
-	    rc_flush(c, time(NULL) + to) == -1))
+	if (rc_rcpts(qr, c, m, idx, n, out, &accepted) == -1 ||
+	    (!pipe && accepted > 0 && (rc_cmd(qr, c, NULL, "DATA") == -1 ||
+	    rc_flush(c, time(NULL) + to) == -1)))
 		goto lost;
-	if (pipe || accepted > 0) {
-		if ((code = rc_reply(qr, c, &r, to)) == 0)
-			goto lost;
-	} else
-		code = 0;
-	if (accepted == 0 && code == 354) {
-		/* RFC 2920: the peer wants data we cannot give: end it empty */
-		if (rc_cmd(qr, c, NULL, ".") == 0 &&
-		    rc_flush(c, time(NULL) + to) == 0)
-			(void)rc_reply(qr, c, &r, 2 * to);
-		return -1;
-	}
-	if (accepted == 0 || code != 354) {
-		if (accepted > 0) {
-			rc_said(res, c, &r, "DATA");
-			for (k = 0; k < n; k++)
-				if (out[k].code / 100 == 2)
-					out[k] = *res;
-		}
-		if (rc_cmd(qr, c, NULL, "RSET") == -1 ||
-		    rc_flush(c, time(NULL) + to) == -1 ||
-		    rc_reply(qr, c, &r, to) / 100 != 2)
-			return -1;
-		return 0;
-	}
-	if (rc_body(qr, c, m) == -1 || (code = rc_reply(qr, c, &r, 2 * to))
-	    == 0) {
-		rc_lost(res, c, "while sending the message");
-		for (k = 0; k < n; k++)
-			if (out[k].code / 100 == 2)
-				out[k] = *res;
-		return -1;
-	}
-	c->msgs++;
-	for (k = 0; k < n; k++) {
-		if (out[k].code / 100 != 2)
-			continue;
-		if (code / 100 == 2) {
-			smtpc_reply_line(&r, out[k].err, sizeof(out[k].err));
-			out[k].code = code;
-			out[k].dsn = (c->caps.flags & SMTPC_DSN) != 0;
-		} else
-			rc_said(&out[k], c, &r, "end of DATA");
-	}
-	return 0;
+	code = 0;
+	if ((pipe || accepted > 0) && (code = rc_reply(qr, c, &r, to)) == 0)
+		goto lost;
+	if (accepted == 0 || code != 354)
+		return rc_nodata(qr, c, &r, code, accepted, n, out, res);
+	return rc_data(qr, c, m, n, out, res);
 lost:
 	rc_lost(res, c, accepted > 0 ? "during the transaction" :
 	    "before the transaction");
