@@ -95,6 +95,18 @@ struct rres {
 
 static struct remote remote_state;
 
+/*
+ * Destinations that failed for now in this run: later messages for them
+ * are deferred with the same reason at once, not tried again (a dead
+ * smart host costs one round of timeouts a run, not one a message).
+ */
+#define RC_DEAD		16
+static struct {
+	char		key[CONF_NAMEMAX + 8];
+	struct rres	res;
+}		remote_dead[RC_DEAD];
+static int	remote_ndead;
+
 /* ---- I/O ---- */
 
 static void
@@ -1318,6 +1330,14 @@ remote_group(struct qrun *qr, struct qmsg *m, const struct rdest *d,
 		if (remote_try(qr, c, d, m, idx, n, out, &res) == 0)
 			return;
 	}
+	for (h = 0; h < remote_ndead; h++)
+		if (strcmp(remote_dead[h].key, d->key) == 0) {
+			res = remote_dead[h].res;
+			if (qr->transcript)
+				qrun_say(qr, "%s: not tried again in this run: %s",
+				    d->key, res.err);
+			goto all;
+		}
 	if ((nh = remote_hosts(qr, d, mx, &res)) == -1)
 		goto all;
 	snprintf(res.err, sizeof(res.err), "4.4.1 no host of %s answered",
@@ -1350,6 +1370,11 @@ remote_group(struct qrun *qr, struct qmsg *m, const struct rdest *d,
 	if (!looked && !tempdns)
 		snprintf(res.err, sizeof(res.err), "5.1.2 host %s not found",
 		    d->domain);
+	if (res.err[0] == '4' && remote_ndead < RC_DEAD) {
+		strlcpy(remote_dead[remote_ndead].key, d->key,
+		    sizeof(remote_dead[0].key));
+		remote_dead[remote_ndead++].res = res;
+	}
 all:
 	for (k = 0; k < n; k++)
 		out[k] = res;

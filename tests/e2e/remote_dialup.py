@@ -456,6 +456,41 @@ def test_smarthost_down(ctx):
     eq(body, want, "delivered intact after the failures")
 
 
+def test_dead_once(ctx):
+    """A smart host that does not answer costs one round of timeouts a
+    run, not one a message: three messages, one connection, one wait."""
+    inst = ctx.inst
+    ctx.conf("expensive yes\nhold_expensive yes\nqueue_workers 1\n")
+    if ctx.sink is not None:
+        ctx.sink.stop()
+        ctx.sink = None
+    before = inst.queue_files()
+    for i in range(3):
+        ok_run(inst.qsend(["-odq", "-f", "alice@" + HOST,
+                           "d%d@remote.example" % i], b"dead %d\n" % i),
+               "qsend %d" % i)
+    qids = queued(inst, before)
+    eq(len(qids), 3, "queued")
+    mute = Mute(ctx.sink_port)
+    try:
+        t0 = time.time()
+        ok_run(inst.qrun(), "queue run, a mute peer")
+        took = time.time() - t0
+        eq(len(mute.conns), 1, "connections to the dead smart host")
+        assert took < 5, "three messages took %.1fs (smtp_timeout 2s)" % took
+    finally:
+        mute.stop()
+    for qid in qids:
+        reason, _ = mailq_reason(inst, qid)
+        eq(reason, "lost connection with 127.0.0.1[127.0.0.1] while "
+           "receiving the initial greeting: timed out", "reason of " + qid)
+    sink = ctx.new_sink()
+    ok_run(inst.qrun(["-R", "remote.example"]),
+           "a forced run once it is up")
+    eq(len(sink.messages(wait=3, n=3)), 3, "all three delivered")
+    eq([q for q in qids if q in inst.queue_files()], [], "queue")
+
+
 TESTS = [
     ("the dial-up day: local now, remote at the queue run", test_dialup_day),
     ("the dial-up day by SMTP", test_dialup_smtp),
@@ -467,6 +502,8 @@ TESTS = [
     ("persistent 4xx: one warning, one bounce", test_warn_then_bounce),
     ("smart host down: deferred, retried, delivered", test_smarthost_down),
     ("DSN: receipts, parameters passed on, NOTIFY=NEVER", test_dsn),
+    ("a dead smart host: one wait a run, not one a message",
+     test_dead_once),
 ]
 
 
