@@ -116,6 +116,16 @@ conf_check_optpath(const char *v)
 	    "must be an absolute path or none";
 }
 
+/* A port: 1 to 65535, digits only. */
+static int
+conf_port_ok(const char *p)
+{
+	size_t	n = strlen(p);
+
+	return n > 0 && n <= 5 && strspn(p, "0123456789") == n &&
+	    atol(p) >= 1 && atol(p) <= 65535;
+}
+
 /*
  * The smart host: "host", "[host]" (no MX lookup) or "[192.0.2.1]", each
  * with an optional ":port"; "none" for MX routing.
@@ -145,11 +155,7 @@ conf_check_host(const char *v)
 		return bad;
 	if (*end == '\0')
 		return NULL;
-	if (*end != ':' || end[1] == '\0' || strlen(end + 1) > 5 ||
-	    strspn(end + 1, "0123456789") != strlen(end + 1) ||
-	    atol(end + 1) < 1 || atol(end + 1) > 65535)
-		return bad;
-	return NULL;
+	return *end == ':' && conf_port_ok(end + 1) ? NULL : bad;
 }
 
 static const char *
@@ -187,7 +193,6 @@ conf_check_resolver(const char *v)
 	const char	*colon = strchr(v, ':');
 	struct in_addr	 a;
 	size_t		 hl = colon ? (size_t)(colon - v) : strlen(v);
-	long		 port;
 
 	if (strcmp(v, "system") == 0)
 		return NULL;
@@ -197,13 +202,7 @@ conf_check_resolver(const char *v)
 	host[hl] = '\0';
 	if (inet_pton(AF_INET, host, &a) != 1)
 		return bad;
-	if (colon == NULL)
-		return NULL;
-	if (colon[1] == '\0' || strlen(colon + 1) > 5 ||
-	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
-		return bad;
-	port = strtol(colon + 1, NULL, 10);
-	return port > 0 && port <= 65535 ? NULL : bad;
+	return colon == NULL || conf_port_ok(colon + 1) ? NULL : bad;
 }
 
 void

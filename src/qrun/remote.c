@@ -94,6 +94,7 @@ struct rres {
 };
 
 static struct remote remote_state;
+static struct rdest	remote_last;	/* see remote_dest_once() */
 
 /*
  * Destinations that failed for now in this run: later messages for them
@@ -1138,16 +1139,6 @@ remote_hosts(struct qrun *qr, const struct rdest *d, struct dns_mx *mx,
 	return n;
 }
 
-/* Letters, digits, '-', '_' and dots: what an MX or smart host may be. */
-static int
-remote_hostname(const char *s)
-{
-	size_t	n = strlen(s);
-
-	return n > 0 && n < DNS_NAMEMAX && strspn(s, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") == n && s[0] != '.';
-}
-
 /* The addresses of one host: a literal, or DNS. */
 static int
 remote_addrs(struct qrun *qr, const char *name, int port,
@@ -1226,6 +1217,7 @@ remote_close(struct qrun *qr)
 	int	i;
 
 	remote_reap();		/* the child says QUIT to its peers */
+	explicit_bzero(&remote_last, sizeof(remote_last));
 	for (i = 0; i < RC_CACHE; i++)
 		if (remote_state.cache[i] != NULL) {
 			rc_quit(qr, remote_state.cache[i]);
@@ -1343,7 +1335,8 @@ remote_group(struct qrun *qr, struct qmsg *m, const struct rdest *d,
 	snprintf(res.err, sizeof(res.err), "4.4.1 no host of %s answered",
 	    d->domain);
 	for (h = 0; h < nh; h++) {
-		if (!remote_hostname(mx[h].name))
+		if (!d->nomx && !addr_domain_ok(mx[h].name, strlen(mx[h].name),
+		    0))
 			continue;	/* not a host name: skipped */
 		if ((na = remote_addrs(qr, mx[h].name, d->port, ss,
 		    DNS_ADDRMAX)) <= 0) {
@@ -1741,15 +1734,15 @@ static size_t
 remote_collect(struct qrun *qr, struct qmsg *m, size_t i, char *done,
     size_t *idx, long *dup)
 {
-	char	key[CONF_NAMEMAX + 8], k2[CONF_NAMEMAX + 8];
-	size_t	n = 0, j, k;
+	const char	*domain = remote_domain(&m->st.t[i]);
+	size_t		 n = 0, j, k;
 
-	remote_key(qr, remote_domain(&m->st.t[i]), key, sizeof(key));
 	for (j = i; j < m->st.n && n < RC_GROUPMAX; j++) {
 		if (done[j] || !qrun_due(qr, m, j, K_REMOTE))
 			continue;
-		remote_key(qr, remote_domain(&m->st.t[j]), k2, sizeof(k2));
-		if (strcmp(k2, key) != 0)
+		/* one smart host takes all; else one domain is one group */
+		if (qr->conf->smarthost[0] == '\0' &&
+		    strcasecmp(remote_domain(&m->st.t[j]), domain) != 0)
 			continue;
 		done[j] = 1;
 		dup[j] = -1;
@@ -1763,17 +1756,38 @@ remote_collect(struct qrun *qr, struct qmsg *m, size_t i, char *done,
 	return n;
 }
 
+/*
+ * remote_dest() for the last destination is kept for the run: a queue of
+ * mail for one smart host reads tls_policy and smtp_secrets once, not once
+ * a message.  Root's memory only: the child exists before it is filled.
+ */
+static void
+remote_dest_once(struct qrun *qr, const char *domain, struct rdest *d)
+{
+	char	key[sizeof(remote_last.key)];
+
+	remote_key(qr, domain, key, sizeof(key));
+	if (remote_last.key[0] == '\0' || strcmp(key, remote_last.key) != 0)
+		remote_dest(qr, domain, &remote_last);
+	*d = remote_last;
+}
+
 void
 remote_deliver(struct qrun *qr, struct qmsg *m, int *failed, size_t *nfailed)
 {
 	struct rdest	 d;
 	struct rres	*out = NULL;
-	size_t		*idx = NULL, i, j, n;
+	size_t		*idx = NULL, i, j, n, max;
 	long		*dup = NULL;
 	char		*done = NULL;
 
-	if ((idx = calloc(RC_GROUPMAX, sizeof(*idx))) == NULL ||
-	    (out = calloc(RC_GROUPMAX, sizeof(*out))) == NULL ||
+	for (i = 0; i < m->st.n && !qrun_due(qr, m, i, K_REMOTE); i++)
+		;
+	if (i == m->st.n)
+		return;			/* nothing remote: the common case */
+	max = m->st.n < RC_GROUPMAX ? m->st.n : RC_GROUPMAX;
+	if ((idx = calloc(max, sizeof(*idx))) == NULL ||
+	    (out = calloc(max, sizeof(*out))) == NULL ||
 	    (dup = calloc(m->st.n, sizeof(*dup))) == NULL ||
 	    (done = calloc(m->st.n, 1)) == NULL)
 		goto out;
@@ -1799,7 +1813,10 @@ remote_deliver(struct qrun *qr, struct qmsg *m, int *failed, size_t *nfailed)
 				}
 			continue;
 		}
-		remote_dest(qr, remote_domain(&m->st.t[i]), &d);
+		/* the child first: it must never see a secret it is not given */
+		if (geteuid() == 0 && remote_fd == -1)
+			(void)remote_spawn(qr, m);
+		remote_dest_once(qr, remote_domain(&m->st.t[i]), &d);
 		remote_run(qr, m, &d, idx, n, out);
 		explicit_bzero(&d, sizeof(d));
 		for (j = 0; j < n; j++)

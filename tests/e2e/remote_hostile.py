@@ -121,11 +121,17 @@ class Conn:
             out.append(l[1:] if l.startswith(b".") else l)
         self.peer.messages.append(b"\n".join(out) + b"\n")
 
-    def standard(self, ehlo=EHLO_FULL, after_data=b"250 2.0.0 taken\r\n"):
-        """A plain transaction after the greeting."""
+    def standard(self, ehlo=EHLO_FULL, after_data=b"250 2.0.0 taken\r\n",
+                 replies=None):
+        """A plain transaction after the greeting; replies maps a verb
+        (b"RCPT", b"DATA"...) to what is said instead of the usual."""
+        replies = replies or {}
         while True:
             l = self.line().upper()
-            if l.startswith(b"EHLO"):
+            verb = l.split(b" ")[0].split(b":")[0]
+            if verb in replies:
+                self.send(replies[verb])
+            elif l.startswith(b"EHLO"):
                 self.send(ehlo)
             elif l.startswith(b"DATA"):
                 self.send(b"354 go\r\n")
@@ -184,20 +190,10 @@ def spool_unescape(b):
 def test_control_bytes(ctx):
     def script(peer, c):
         c.send(b"220 peer.test ESMTP\r\n")
-        while True:
-            l = c.line().upper()
-            if l.startswith(b"EHLO"):
-                c.send(EHLO_FULL)
-            elif l.startswith(b"RCPT"):
-                c.send(b"450-\x1b[31mred\x7f\xff\r\n"
-                       b"450 4.2.0 tab\there\x00nul\rcr\r\n")
-            elif l.startswith(b"DATA"):
-                c.send(b"554 5.5.1 no valid recipients\r\n")
-            elif l.startswith(b"QUIT"):
-                c.send(b"221 bye\r\n")
-                return
-            else:
-                c.send(b"250 2.0.0 ok\r\n")
+        c.standard(replies={
+            b"RCPT": b"450-\x1b[31mred\x7f\xff\r\n"
+                     b"450 4.2.0 tab\there\x00nul\rcr\r\n",
+            b"DATA": b"554 5.5.1 no valid recipients\r\n"})
     lines = ctx.inst.log_text().count("\n")
     qid, r = ctx.run(script)
     err = ctx.state_error(qid)
@@ -461,17 +457,7 @@ def test_250_to_data(ctx):
     """A 2xx where 354 belongs is no delivery: the recipient waits."""
     def script(peer, c):
         c.send(b"220 peer.test ESMTP\r\n")
-        while True:
-            u = c.line().upper()
-            if u.startswith(b"EHLO"):
-                c.send(EHLO_FULL)
-            elif u.startswith(b"DATA"):
-                c.send(b"250 2.0.0 sure\r\n")
-            elif u.startswith(b"QUIT"):
-                c.send(b"221 bye\r\n")
-                return
-            else:
-                c.send(b"250 2.0.0 ok\r\n")
+        c.standard(replies={b"DATA": b"250 2.0.0 sure\r\n"})
     qid, r = ctx.run(script)
     eq(qid in ctx.inst.queue_files(), True, "not delivered: deferred")
     eq(ctx.state_error(qid), b"4.0.0 host 127.0.0.1[127.0.0.1] said: 250 "
